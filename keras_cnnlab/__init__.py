@@ -1,0 +1,48 @@
+"""keras_cnnlab: reusable, tested parts for CNN image classification with Keras 3.
+
+Public names load on first use, so ``import keras_cnnlab`` stays light: the
+shape arithmetic imports no backend, and rich, keras_tuner, matplotlib and
+scikit-learn are only imported by the parts that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    # blocks
+    "ConvBlock": "keras_cnnlab.blocks",
+    "ClassifierHead": "keras_cnnlab.blocks",
+    # models
+    "ARCHITECTURES": "keras_cnnlab.models",
+    "build_cnn": "keras_cnnlab.models",
+    "build_architecture": "keras_cnnlab.models",
+    "compile_for": "keras_cnnlab.models",
+    "loss_for_labels": "keras_cnnlab.models",
+    "check_images": "keras_cnnlab.models",
+    # data
+    "Dataset": "keras_cnnlab.data",
+    "load_dataset": "keras_cnnlab.data",
+    "prepare_images": "keras_cnnlab.data",
+    # shapes
+    "ShapeError": "keras_cnnlab.shapes",
+    "SpatialOp": "keras_cnnlab.shapes",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keras_cnnlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,383 @@
+"""Whole networks from blocks, the tutorials' named architectures, and a loss that fits the labels."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from keras_cnnlab import shapes
+from keras_cnnlab.blocks import ClassifierHead, ConvBlock
+from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
+
+__all__ = [
+    "ARCHITECTURES",
+    "build_cnn",
+    "build_architecture",
+    "label_encoding",
+    "loss_for_labels",
+    "compile_for",
+    "check_images",
+]
+
+
+def _per_block(value, n: int, name: str) -> list:
+    """A list gives one value per block; anything else (tuples included) is shared."""
+    if isinstance(value, list):
+        if len(value) != n:
+            raise ValueError(
+                f"Invalid value for argument `{name}`: a list needs one value per block "
+                f"({n} blocks, from `filters`). Received {name}={value!r}."
+            )
+        return value
+    return [value] * n
+
+
+def _check_input_shape(input_shape, data_format) -> tuple:
+    shape = tuple(input_shape)
+    if len(shape) == 2:
+        raise ValueError(
+            f"Invalid value for argument `input_shape`: received {shape}, which has no "
+            f"channel axis. For grayscale images use input_shape={shape + (1,)} and add "
+            "the axis to the data with `x = x[..., None]`."
+        )
+    if len(shape) != 3:
+        raise ValueError(
+            "Invalid value for argument `input_shape`. Expected (height, width, channels)"
+            f"{' (channels first: (channels, height, width))' if data_format == 'channels_first' else ''}. "
+            f"Received input_shape={shape}."
+        )
+    return shape
+
+
+def build_cnn(
+    input_shape,
+    num_classes,
+    *,
+    filters: Sequence[int] = (32, 64, 128),
+    kernel_size=3,
+    convs=1,
+    strides=1,
+    padding="same",
+    activation="relu",
+    batch_norm=True,
+    pool="max",
+    pool_size=2,
+    pool_padding="valid",
+    dropout=0.1,
+    head_pooling="flatten",
+    head_units=(128,),
+    head_dropout=0.3,
+    output_activation="softmax",
+    augmentation=None,
+    rescale=None,
+    data_format=None,
+    seed=None,
+    name="cnn",
+) -> keras.Model:
+    """A CNN classifier: one ConvBlock per entry of ``filters``, then a ClassifierHead.
+
+    Block arguments (``kernel_size``, ``convs``, ``strides``, ``padding``,
+    ``activation``, ``batch_norm``, ``pool``, ``pool_size``, ``pool_padding``,
+    ``dropout``) take one value for all blocks or a *list* with one per block
+    (a tuple such as ``kernel_size=(3, 5)`` is one 2-D value).
+    The spatial size is checked with :mod:`keras_cnnlab.shapes` before any layer
+    is built, so an input too small for the stack fails with the arithmetic.
+
+    Args:
+        input_shape: ``(height, width, channels)`` of one image.
+        num_classes: number of classes (``1`` with ``output_activation="sigmoid"``
+            for a binary classifier).
+        filters: filters of each block; its length is the number of blocks.
+        head_pooling, head_units, head_dropout: the ClassifierHead's ``pooling``,
+            ``units`` and ``dropout``.
+        output_activation: ``"softmax"``, ``"sigmoid"`` or ``None`` (logits).
+        augmentation: an optional layer applied first (active in training only),
+            e.g. an augmentation preset.
+        rescale: multiply inputs by this (e.g. ``1/255``) inside the model.
+        data_format: defaults to ``keras.config.image_data_format()``.
+        seed: seed of the dropout layers.
+        name: the model's name.
+
+    Returns:
+        An uncompiled ``keras.Model``; compile it with :func:`compile_for`.
+
+    Example:
+
+    ```python
+    model = build_cnn((28, 28, 1), 10, filters=(32, 64), dropout=0.25)
+    compile_for(model, y_train)
+    model.fit(x_train, y_train, validation_split=0.1, epochs=5)
+    ```
+    """
+    data_format = check_data_format(data_format)
+    input_shape = _check_input_shape(input_shape, data_format)
+    check_positive_int(num_classes, "num_classes")
+    filters = list(filters) if isinstance(filters, (list, tuple)) else [filters]
+    if not filters:
+        raise ValueError("Invalid value for argument `filters`: at least one block is needed. Received filters=().")
+    n = len(filters)
+    per = {
+        key: _per_block(value, n, key)
+        for key, value in dict(
+            kernel_size=kernel_size,
+            convs=convs,
+            strides=strides,
+            padding=padding,
+            activation=activation,
+            batch_norm=batch_norm,
+            pool=pool,
+            pool_size=pool_size,
+            pool_padding=pool_padding,
+            dropout=dropout,
+        ).items()
+    }
+    blocks = [
+        ConvBlock(
+            f,
+            **{key: values[i] for key, values in per.items()},
+            data_format=data_format,
+            seed=None if seed is None else seed + i,
+            name=f"block{i + 1}",
+        )
+        for i, f in enumerate(filters)
+    ]
+    # Check the whole stack at once, so the message shows every step.
+    size = input_shape[:2] if data_format == "channels_last" else input_shape[1:]
+    ops = [(block.name, op) for block in blocks for op in block.spatial_ops()]
+    shapes.trace_spatial(size, ops, where=f"model {name!r} (input_shape={input_shape})")
+
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    if rescale is not None:
+        x = keras.layers.Rescaling(rescale, name="rescale")(x)
+    if augmentation is not None:
+        x = augmentation(x)
+    for block in blocks:
+        x = block(x)
+    outputs = ClassifierHead(
+        num_classes,
+        pooling=head_pooling,
+        units=head_units,
+        dropout=head_dropout,
+        activation=output_activation,
+        data_format=data_format,
+        seed=None if seed is None else seed + n,
+        name="head",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# The tutorials' networks (see the docs' tutorials page), as build_cnn arguments.
+ARCHITECTURES: dict[str, dict] = {
+    # Tutorial B (Fashion-MNIST): 32-64-128 conv/pool, Dense(64); 167,114 params at 28x28x1.
+    "simple": dict(
+        filters=(32, 64, 128), batch_norm=False, dropout=0.0, head_units=(64,), head_dropout=0.0
+    ),
+    # Tutorial A: two convolutions, no normalization or dropout.
+    "two_conv": dict(
+        filters=(32, 64), batch_norm=False, dropout=0.0, head_units=(64,), head_dropout=0.0
+    ),
+    # Tutorial A's suggested improvement: the same with batch norm and dropout.
+    "two_conv_bn": dict(filters=(32, 64), batch_norm=True, dropout=0.25, head_units=(64,), head_dropout=0.25),
+    # Tutorial C (MNIST): 5x5 "valid" convolutions, 28 -> 24 -> 12 -> 8 -> 4.
+    "lenet": dict(
+        filters=(32, 64), kernel_size=5, padding="valid", batch_norm=False, dropout=0.0,
+        head_units=(), head_dropout=0.0,
+    ),
+    # Tutorial B (CIFAR-10): four blocks, Dense 256-128-64.
+    "deep_simple": dict(
+        filters=(32, 64, 128, 256), batch_norm=False, dropout=0.0,
+        head_units=(256, 128, 64), head_dropout=0.0,
+    ),
+    # Tutorial D: [conv-BN] x2 -> maxpool -> dropout 0.25 at 32, 64, 128; Dense(128) + dropout.
+    "vgg_bn": dict(filters=(32, 64, 128), convs=2, batch_norm=True, dropout=0.25, head_units=(128,), head_dropout=0.25),
+}
+
+
+def build_architecture(name: str, input_shape, num_classes, **overrides) -> keras.Model:
+    """Build one of :data:`ARCHITECTURES` by name; ``overrides`` go to :func:`build_cnn`."""
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"Invalid value for argument `name`. Expected one of {sorted(ARCHITECTURES)}. "
+            f"Received name={name!r}."
+        )
+    kwargs = {**ARCHITECTURES[name], **overrides}
+    kwargs.setdefault("name", name)
+    return build_cnn(input_shape, num_classes, **kwargs)
+
+
+def label_encoding(labels) -> str:
+    """``"sparse"`` for integer class ids, ``"one_hot"`` for one-hot (or soft) rows."""
+    y = np.asarray(labels)
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError(
+                "Invalid value for argument `labels`: 1-D labels must be integer class "
+                f"ids; received values such as {y.ravel()[:5].tolist()}."
+            )
+        return "sparse"
+    if y.ndim == 2:
+        sums = y.sum(axis=1)
+        if y.size and (np.any(y < 0) or not np.allclose(sums, 1.0, atol=1e-3)):
+            raise ValueError(
+                "Invalid value for argument `labels`: 2-D labels must be one-hot (or "
+                "probability) rows summing to 1; received rows summing to "
+                f"{sums[:5].round(3).tolist()}."
+            )
+        return "one_hot"
+    raise ValueError(
+        "Invalid value for argument `labels`. Expected integer ids of shape (N,) or one-hot "
+        f"rows of shape (N, num_classes). Received shape {y.shape}."
+    )
+
+
+def _num_outputs(model) -> int:
+    return int(model.outputs[0].shape[-1])
+
+
+def _output_is_logits(model) -> bool:
+    last = model.layers[-1]
+    act = getattr(last, "activation", "softmax")
+    if isinstance(last, ClassifierHead):
+        return act is None or act == "linear"
+    name = getattr(act, "__name__", str(act))
+    return name == "linear"
+
+
+_SPARSE = {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}
+_DENSE = {"categorical_crossentropy", "CategoricalCrossentropy"}
+
+
+def _loss_name(loss) -> str | None:
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, keras.losses.Loss):
+        return type(loss).__name__
+    return getattr(loss, "__name__", None)
+
+
+def loss_for_labels(labels, num_outputs: int | None = None, *, from_logits: bool = False):
+    """The crossentropy loss that matches ``labels``.
+
+    Integer ids -> SparseCategoricalCrossentropy; one-hot rows ->
+    CategoricalCrossentropy; a single output unit -> BinaryCrossentropy.
+    """
+    if num_outputs == 1:
+        return keras.losses.BinaryCrossentropy(from_logits=from_logits)
+    if label_encoding(labels) == "sparse":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+
+
+def check_labels(model, labels, loss=None) -> None:
+    """Raise a clear error when ``labels`` do not fit ``model``'s output or ``loss``."""
+    y = np.asarray(labels)
+    outputs = _num_outputs(model)
+    encoding = label_encoding(y)
+    name = _loss_name(loss)
+    if encoding == "one_hot" and name in _SPARSE:
+        raise ValueError(
+            f"Invalid value for argument `loss`: {name} expects integer labels, but the "
+            "labels are one-hot. Use loss='categorical_crossentropy', or pass integer ids "
+            "(`y.argmax(axis=1)`), or leave `loss` unset so compile_for chooses."
+        )
+    if encoding == "sparse" and name in _DENSE:
+        raise ValueError(
+            f"Invalid value for argument `loss`: {name} expects one-hot labels, but the "
+            "labels are integer ids. Use loss='sparse_categorical_crossentropy', or "
+            "one-hot encode them (`keras.utils.to_categorical(y)`), or leave `loss` unset."
+        )
+    if outputs == 1:
+        if y.size and not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                "The model has one output unit (binary) but the labels hold values other "
+                f"than 0 and 1 (e.g. {np.unique(y)[:5].tolist()}). Use num_classes equal to "
+                "the number of classes."
+            )
+        return
+    if encoding == "one_hot" and y.shape[1] != outputs:
+        raise ValueError(
+            f"The labels are one-hot with {y.shape[1]} columns but the model has {outputs} "
+            f"outputs. Build the model with num_classes={y.shape[1]}."
+        )
+    if encoding == "sparse" and y.size:
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= outputs:
+            raise ValueError(
+                f"The labels run from {low} to {high} but the model has {outputs} outputs "
+                f"(classes 0..{outputs - 1}). Build the model with num_classes={high + 1}."
+            )
+
+
+_RANGE_WARNED = False
+
+
+def check_images(images, *, expected_range=(0.0, 1.0), data_format=None) -> None:
+    """Check a batch of images before training: 4-D, and in the expected value range.
+
+    Raises a ValueError for 3-D grayscale input (with the fix) and warns once per
+    process when values look like raw 0..255 pixels while ``expected_range`` is
+    ``(0, 1)``.
+    """
+    global _RANGE_WARNED
+    x = np.asarray(images) if not hasattr(images, "shape") else images
+    if len(x.shape) == 3:
+        raise ValueError(
+            f"Images must be 4-D (batch, height, width, channels); received shape "
+            f"{tuple(x.shape)}. Add the channel axis with `x = x[..., None]`."
+        )
+    if len(x.shape) != 4:
+        raise ValueError(
+            f"Images must be 4-D (batch, height, width, channels); received shape {tuple(x.shape)}."
+        )
+    high = float(np.max(np.asarray(x[: min(len(x), 256)])))
+    if expected_range[1] <= 1.0 and high > 1.5 and not _RANGE_WARNED:
+        _RANGE_WARNED = True
+        warnings.warn(
+            f"Pixel values reach {high:g} but the model expects {tuple(expected_range)}. "
+            "Scale them first (`x = x / 255.0`) or build the model with rescale=1/255.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def compile_for(
+    model,
+    labels,
+    *,
+    images=None,
+    optimizer="adam",
+    learning_rate: float | None = None,
+    loss=None,
+    metrics=("accuracy",),
+    **compile_kwargs,
+):
+    """Compile ``model`` with the loss that fits ``labels``, after checking them.
+
+    Makes the classic mix-up impossible: integer labels get sparse categorical
+    crossentropy, one-hot labels categorical crossentropy, one output unit binary
+    crossentropy, and a model without output activation ``from_logits=True``.
+    A ``loss`` given explicitly is checked against the labels. ``images``, if
+    given, are checked with :func:`check_images`.
+
+    Returns:
+        The model, compiled.
+    """
+    check_labels(model, labels, loss)
+    if images is not None:
+        check_images(images)
+    if loss is None:
+        loss = loss_for_labels(labels, _num_outputs(model), from_logits=_output_is_logits(model))
+    if learning_rate is not None:
+        if isinstance(optimizer, str):
+            optimizer = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
+        else:
+            raise ValueError(
+                "Argument `learning_rate` works with an optimizer name; set it on the "
+                f"optimizer instance instead. Received optimizer={optimizer!r}."
+            )
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics), **compile_kwargs)
+    return model

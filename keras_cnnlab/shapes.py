@@ -1,0 +1,385 @@
+"""Shape arithmetic for 2-D convolution and pooling stacks.
+
+This module is the single source of truth for "what shape comes out" in
+keras_cnnlab. It is pure Python and imports no backend, so the layers, the shape
+trace, the tuner's search-space bounds and user code can all afford to call it.
+
+The rules are Keras's own (``keras.src.ops.operation_utils``):
+
+* convolution, ``padding="valid"``: ``floor((n - d * (k - 1) - 1) / s) + 1``
+* convolution, ``padding="same"``: ``floor((n - 1) / s) + 1``
+* pooling, ``padding="valid"``: ``floor((n - k) / s) + 1``
+* pooling, ``padding="same"``: ``floor((n - 1) / s) + 1``
+
+Example:
+
+>>> conv_output_length(32, 3, padding="same")
+32
+>>> pool_output_length(7, 2)
+3
+>>> SpatialOp.maxpool(2).explain((7, 7))
+'maxpool 2 s2 valid: 7 -> 3 (floor drops 1 row and 1 column)'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "ShapeError",
+    "SpatialOp",
+    "StepResult",
+    "conv_output_length",
+    "pool_output_length",
+    "normalize_tuple",
+    "trace_spatial",
+    "receptive_field",
+    "conv_block_ops",
+    "conv_block_output_shape",
+    "explain_stack",
+]
+
+PADDINGS = ("valid", "same")
+
+
+class ShapeError(ValueError):
+    """A configuration whose spatial size would reach zero (or below).
+
+    Subclasses ``ValueError`` so callers can catch it the usual way; the message
+    shows the arithmetic that failed.
+    """
+
+
+def normalize_tuple(value, name: str, n: int = 2, *, allow_zero: bool = False) -> tuple:
+    """Return ``value`` as an ``n``-tuple of positive ints, or raise a clear error."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int or a tuple of "
+            f"{n} ints. Received {name}={value!r}."
+        )
+    if isinstance(value, int):
+        values = (value,) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected an int or a tuple of "
+                f"{n} ints. Received {name}={value!r}."
+            ) from None
+        if len(values) != n or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values
+        ):
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected an int or a tuple of "
+                f"{n} ints. Received {name}={value!r}."
+            )
+    low = 0 if allow_zero else 1
+    if any(v < low for v in values):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected "
+            f"{'non-negative' if allow_zero else 'strictly positive'} values. "
+            f"Received {name}={value!r}."
+        )
+    return values
+
+
+def _check_padding(padding: str) -> str:
+    padding_l = str(padding).lower()
+    if padding_l not in PADDINGS:
+        raise ValueError(
+            f"Invalid value for argument `padding`. Expected one of {PADDINGS}. "
+            f"Received padding={padding!r}."
+        )
+    return padding_l
+
+
+def conv_output_length(
+    length: int | None,
+    kernel_size: int,
+    *,
+    strides: int = 1,
+    padding: str = "valid",
+    dilation_rate: int = 1,
+) -> int | None:
+    """Output length of a convolution along one axis, as Keras computes it.
+
+    Returns ``None`` for an unknown (``None``) input length. The result may be
+    zero or negative for a kernel larger than the input; callers that need a
+    valid size use :func:`trace_spatial`, which raises :class:`ShapeError`.
+    """
+    if length is None:
+        return None
+    padding = _check_padding(padding)
+    if padding == "same":
+        return (length - 1) // strides + 1
+    effective = dilation_rate * (kernel_size - 1) + 1
+    return (length - effective) // strides + 1
+
+
+def pool_output_length(
+    length: int | None,
+    pool_size: int,
+    *,
+    strides: int | None = None,
+    padding: str = "valid",
+) -> int | None:
+    """Output length of a pooling layer along one axis (strides default to pool_size)."""
+    if length is None:
+        return None
+    strides = pool_size if strides is None else strides
+    padding = _check_padding(padding)
+    if padding == "same":
+        return (length - 1) // strides + 1
+    return (length - pool_size) // strides + 1
+
+
+def _fmt_pair(values: Sequence) -> str:
+    a, b = values
+    return f"{a}" if a == b else f"{a}x{b}"
+
+
+def _fmt_size(size: Sequence[int | None]) -> str:
+    size = ["?" if v is None else v for v in size]
+    return _fmt_pair(size)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpatialOp:
+    """One spatial step of a stack: a convolution or a pooling window.
+
+    Attributes:
+        kind: ``"conv"``, ``"maxpool"`` or ``"avgpool"``.
+        kernel_size: window size ``(kh, kw)``.
+        strides: ``(sh, sw)``.
+        padding: ``"valid"`` or ``"same"``.
+        dilation_rate: ``(dh, dw)``; convolutions only.
+    """
+
+    kind: str
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int]
+    padding: str = "valid"
+    dilation_rate: tuple[int, int] = (1, 1)
+
+    @classmethod
+    def conv(cls, kernel_size=3, strides=1, padding="valid", dilation_rate=1) -> SpatialOp:
+        """A convolution step."""
+        return cls(
+            "conv",
+            normalize_tuple(kernel_size, "kernel_size"),
+            normalize_tuple(strides, "strides"),
+            _check_padding(padding),
+            normalize_tuple(dilation_rate, "dilation_rate"),
+        )
+
+    @classmethod
+    def maxpool(cls, pool_size=2, strides=None, padding="valid") -> SpatialOp:
+        """A max-pooling step (strides default to ``pool_size``)."""
+        return cls._pool("maxpool", pool_size, strides, padding)
+
+    @classmethod
+    def avgpool(cls, pool_size=2, strides=None, padding="valid") -> SpatialOp:
+        """An average-pooling step (strides default to ``pool_size``)."""
+        return cls._pool("avgpool", pool_size, strides, padding)
+
+    @classmethod
+    def _pool(cls, kind, pool_size, strides, padding) -> SpatialOp:
+        pool = normalize_tuple(pool_size, "pool_size")
+        stride = pool if strides is None else normalize_tuple(strides, "pool_strides")
+        return cls(kind, pool, stride, _check_padding(padding))
+
+    @property
+    def effective_kernel(self) -> tuple[int, int]:
+        """Kernel extent once dilation is applied: ``d * (k - 1) + 1``."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+
+    def output_size(self, size: Sequence[int | None]) -> tuple:
+        """Spatial output size for a spatial input ``(height, width)``."""
+        if self.kind == "conv":
+            return tuple(
+                conv_output_length(n, k, strides=s, padding=self.padding, dilation_rate=d)
+                for n, k, s, d in zip(size, self.kernel_size, self.strides, self.dilation_rate)
+            )
+        return tuple(
+            pool_output_length(n, k, strides=s, padding=self.padding)
+            for n, k, s in zip(size, self.kernel_size, self.strides)
+        )
+
+    def dropped(self, size: Sequence[int | None]) -> tuple:
+        """Rows and columns that flooring leaves uncovered (``valid`` padding only)."""
+        if self.padding == "same":
+            return (0, 0)
+        return tuple(
+            0 if n is None or n < k else (n - k) % s
+            for n, k, s in zip(size, self.effective_kernel, self.strides)
+        )
+
+    def label(self) -> str:
+        """Short name such as ``conv 3x3 s1 same`` or ``maxpool 2 s2 valid``."""
+        k = self.kernel_size
+        kernel = f"{k[0]}x{k[1]}" if self.kind == "conv" else _fmt_pair(k)
+        text = f"{self.kind} {kernel} s{_fmt_pair(self.strides)} {self.padding}"
+        if self.dilation_rate != (1, 1):
+            text += f" d{_fmt_pair(self.dilation_rate)}"
+        return text
+
+    def explain(self, size: Sequence[int | None]) -> str:
+        """Human explanation of this step, e.g. ``maxpool 2 s2 valid: 7 -> 3 (floor drops 1 row)``."""
+        out = self.output_size(size)
+        text = f"{self.label()}: {_fmt_size(size)} -> {_fmt_size(out)}"
+        drop_h, drop_w = self.dropped(size)
+        parts = []
+        if drop_h:
+            parts.append(f"{drop_h} row" + ("s" if drop_h > 1 else ""))
+        if drop_w:
+            parts.append(f"{drop_w} column" + ("s" if drop_w > 1 else ""))
+        if parts:
+            text += f" (floor drops {' and '.join(parts)})"
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    """One step of :func:`trace_spatial`: sizes, receptive field and explanation."""
+
+    op: SpatialOp
+    input_size: tuple
+    output_size: tuple
+    receptive_field: tuple[int, int]
+    jump: tuple[int, int]
+    explanation: str
+    owner: str | None = None
+
+
+def trace_spatial(
+    input_size: Sequence[int | None],
+    ops: Iterable[SpatialOp | tuple[str, SpatialOp]],
+    *,
+    where: str | None = None,
+) -> list[StepResult]:
+    """Follow a spatial size through a stack of ops.
+
+    Args:
+        input_size: ``(height, width)`` of the input (``None`` for unknown).
+        ops: the steps, either :class:`SpatialOp` or ``(owner_name, SpatialOp)``.
+        where: a name for error messages (the layer or model being checked).
+
+    Returns:
+        One :class:`StepResult` per op, carrying the receptive field and
+        effective stride ("jump") reached after that op.
+
+    Raises:
+        ShapeError: when a step would produce a size of zero or less. The
+            message lists every step up to the failing one.
+    """
+    size = tuple(input_size)
+    rf = (1, 1)
+    jump = (1, 1)
+    results: list[StepResult] = []
+    for item in ops:
+        owner, op = item if isinstance(item, tuple) else (None, item)
+        out = op.output_size(size)
+        text = op.explain(size)
+        if any(v is not None and v <= 0 for v in out):
+            history = "".join(f"\n  {r.explanation}" for r in results)
+            subject = f" in {where}" if where else ""
+            raise ShapeError(
+                f"The spatial size reaches zero{subject}: {text}.\n"
+                f"Steps so far (input {_fmt_size(tuple(input_size))}):{history}\n  {text}  <-- here\n"
+                "Fix: use a larger input, padding='same', a smaller kernel_size or "
+                "pool_size, or fewer downsampling blocks."
+            )
+        rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, op.effective_kernel, jump))
+        jump = tuple(j * s for j, s in zip(jump, op.strides))
+        results.append(StepResult(op, size, out, rf, jump, text, owner))
+        size = out
+    return results
+
+
+def receptive_field(ops: Iterable[SpatialOp]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Receptive field and effective stride at the end of a stack of ops.
+
+    Uses the standard recurrence ``r_out = r_in + (k_eff - 1) * j_in`` and
+    ``j_out = j_in * s``; padding does not change it.
+    """
+    rf = (1, 1)
+    jump = (1, 1)
+    for op in ops:
+        rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, op.effective_kernel, jump))
+        jump = tuple(j * s for j, s in zip(jump, op.strides))
+    return rf, jump
+
+
+def conv_block_ops(
+    *,
+    kernel_size=3,
+    convs: int = 1,
+    strides=1,
+    padding: str = "same",
+    dilation_rate=1,
+    pool: str | None = "max",
+    pool_size=2,
+    pool_strides=None,
+    pool_padding: str = "valid",
+) -> list[SpatialOp]:
+    """The spatial ops of a ConvBlock: ``convs`` convolutions then an optional pool.
+
+    Only the first convolution is strided, as in ``ConvBlock``. ``pool`` is
+    ``"max"``, ``"avg"`` or ``None``.
+    """
+    ops = [
+        SpatialOp.conv(kernel_size, strides if i == 0 else 1, padding, dilation_rate)
+        for i in range(convs)
+    ]
+    if pool == "max":
+        ops.append(SpatialOp.maxpool(pool_size, pool_strides, pool_padding))
+    elif pool == "avg":
+        ops.append(SpatialOp.avgpool(pool_size, pool_strides, pool_padding))
+    elif pool is not None:
+        raise ValueError(
+            f"Invalid value for argument `pool`. Expected 'max', 'avg' or None. "
+            f"Received pool={pool!r}."
+        )
+    return ops
+
+
+def _split(shape: Sequence, data_format: str):
+    if len(shape) != 4:
+        raise ValueError(
+            "Expected a 4-D shape (batch, height, width, channels) "
+            f"(or channels first); received shape={tuple(shape)}."
+        )
+    if data_format == "channels_first":
+        return shape[0], shape[1], tuple(shape[2:])
+    return shape[0], shape[3], tuple(shape[1:3])
+
+
+def _join(batch, channels, size, data_format):
+    if data_format == "channels_first":
+        return (batch, channels, *size)
+    return (batch, *size, channels)
+
+
+def conv_block_output_shape(
+    input_shape: Sequence,
+    filters: int,
+    *,
+    data_format: str = "channels_last",
+    where: str | None = None,
+    **block_kwargs,
+) -> tuple:
+    """Output shape of a ConvBlock for a 4-D ``input_shape``.
+
+    ``block_kwargs`` are those of :func:`conv_block_ops`.
+    """
+    batch, _, size = _split(input_shape, data_format)
+    steps = trace_spatial(size, conv_block_ops(**block_kwargs), where=where)
+    out = steps[-1].output_size if steps else size
+    return _join(batch, filters, out, data_format)
+
+
+def explain_stack(input_size: Sequence[int | None], ops: Iterable[SpatialOp]) -> str:
+    """Every step of a stack on one line each, for messages and docs."""
+    return "\n".join(step.explanation for step in trace_spatial(input_size, ops))
