@@ -30,6 +30,26 @@ _EXPORTS = {
     # shapes
     "ShapeError": "keras_cnnlab.shapes",
     "SpatialOp": "keras_cnnlab.shapes",
+    # augmentation
+    "augmentation_preset": "keras_cnnlab.augment",
+    "parse_augment_spec": "keras_cnnlab.augment",
+    "preview_augmentation": "keras_cnnlab.augment",
+    "MixUp": "keras_cnnlab.augment",
+    "CutMix": "keras_cnnlab.augment",
+    # shape trace
+    "trace_shapes": "keras_cnnlab.trace",
+    "print_shape_trace": "keras_cnnlab.trace",
+    "ShapeTrace": "keras_cnnlab.trace",
+    # callbacks
+    "ShapeTraceCallback": "keras_cnnlab.callbacks",
+    "RichTrainingReport": "keras_cnnlab.callbacks",
+    "OverfittingGapMonitor": "keras_cnnlab.callbacks",
+    "plot_history": "keras_cnnlab.plots",
+    # tuning
+    "CNNHyperModel": "keras_cnnlab.tuning",
+    "SearchSpace": "keras_cnnlab.tuning",
+    "tunable_conv_block": "keras_cnnlab.tuning",
+    "results_table": "keras_cnnlab.tuning",
 }
 
 __all__ = ["__version__", *_EXPORTS]
