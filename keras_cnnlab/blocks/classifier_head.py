@@ -61,6 +61,12 @@ class ClassifierHead(keras.layers.Layer):
                 f"Received pooling={pooling!r}."
             )
         self.pooling = pooling
+        if self.num_classes == 1 and activation == "softmax":
+            raise ValueError(
+                "Invalid value for argument `activation`: softmax over a single output unit "
+                "always returns 1. For a binary classifier use num_classes=1 with "
+                "activation='sigmoid', or num_classes=2 with softmax."
+            )
         if isinstance(units, int):
             units = (units,)
         self.units = tuple(check_positive_int(u, "units") for u in units)
@@ -142,6 +148,10 @@ class ClassifierHead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
+
+    def compute_output_spec(self, inputs, training=None):
+        # The output layer runs in float32 whatever the policy (see __init__).
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="float32")
 
     def get_config(self):
         config = super().get_config()

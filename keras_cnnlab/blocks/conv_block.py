@@ -160,7 +160,9 @@ class ConvBlock(keras.layers.Layer):
             dtype=policy,
             name="pool",
         )
+        self._pool_index = None
         if pool_layer is not None:
+            self._pool_index = len(self.block_layers)
             self.block_layers.append(pool_layer)
         if self.dropout > 0:
             self.block_layers.append(
@@ -214,9 +216,7 @@ class ConvBlock(keras.layers.Layer):
         )
         if self._pool_kind == "custom":
             # The user's pooling layer knows its own arithmetic.
-            pool_layer = next(
-                layer for layer in self.block_layers if layer.name == "pool"
-            )
+            pool_layer = self.block_layers[self._pool_index]
             shape = tuple(pool_layer.compute_output_shape(shape))
         return shape
 
