@@ -206,12 +206,18 @@ def _load_digits():
 
 
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
-    """Indices (kept, held_out) with ``fraction`` of every class held out."""
+    """Indices (kept, held_out): ``round(fraction * len(y))`` held out, every class in proportion."""
+    classes, counts = np.unique(y, return_counts=True)
+    exact = fraction * counts
+    take = np.floor(exact).astype(int)
+    # Largest remainders get the leftover images, so the total is as asked.
+    leftover = int(round(fraction * len(y))) - take.sum()
+    take[np.argsort(take - exact)[:leftover]] += 1
     held = []
-    for cls in np.unique(y):
+    for cls, n in zip(classes, take):
         idx = np.flatnonzero(y == cls)
         rng.shuffle(idx)
-        held.append(idx[: int(round(fraction * len(idx)))])
+        held.append(idx[:n])
     held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept = np.setdiff1d(np.arange(len(y)), held_out)
     return rng.permutation(kept), rng.permutation(held_out)

@@ -227,7 +227,8 @@ class SpatialOp:
 
     def explain(self, size: Sequence[int | None]) -> str:
         """Human explanation of this step, e.g. ``maxpool 2 s2 valid: 7 -> 3 (floor drops 1 row)``."""
-        out = self.output_size(size)
+        # A window larger than the input leaves nothing: show 0, not the formula's negative.
+        out = tuple(v if v is None else max(v, 0) for v in self.output_size(size))
         text = f"{self.label()}: {_fmt_size(size)} -> {_fmt_size(out)}"
         drop_h, drop_w = self.dropped(size)
         parts = []

@@ -1,0 +1,159 @@
+"""build_cnn, the named architectures and compile_for."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from keras_cnnlab import build_architecture, build_cnn, compile_for, models, shapes
+from keras_cnnlab.testing import cnn_cases
+
+
+def independent_param_count(case):
+    """Parameters of a build_cnn network, counted by hand from its arguments."""
+    h, w, c = case["input_shape"]
+    total = 0
+    size = (h, w)
+    for f in case["filters"]:
+        for i in range(case["convs"]):
+            k = case["kernel_size"]
+            total += k * k * c * f + (2 * f if case["batch_norm"] else f)
+            total += 2 * f if case["batch_norm"] else 0  # moving mean and variance
+            c = f
+            size = tuple(
+                n if case["padding"] == "same" else n - k + 1 for n in size
+            )
+        if case["pool"]:
+            size = tuple((n - 2) // 2 + 1 for n in size)
+    width = size[0] * size[1] * c if case["head_pooling"] == "flatten" else c
+    for u in [*case["head_units"], case["num_classes"]]:
+        total += width * u + u
+        width = u
+    return total
+
+
+@pytest.mark.multibackend
+@settings(max_examples=8)
+@given(case=cnn_cases())
+def test_build_cnn_output_and_param_count(case):
+    model = build_cnn(**case)
+    x = np.random.default_rng(0).random((3, *case["input_shape"])).astype("float32")
+    y = model(x)
+    assert tuple(y.shape) == (3, case["num_classes"])
+    assert model.count_params() == independent_param_count(case)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(y).sum(axis=1), 1.0, rtol=1e-4)
+
+
+def test_tutorial_b_fashion_mnist_model_has_the_tutorials_167114_params():
+    model = build_architecture("simple", (28, 28, 1), 10)
+    assert model.count_params() == 167_114
+    assert model.get_layer("block3").output.shape == (None, 3, 3, 128)
+
+
+def test_tutorial_c_lenet_sizes():
+    model = build_architecture("lenet", (28, 28, 1), 10)
+    assert model.get_layer("block2").output.shape == (None, 4, 4, 64)
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+def test_every_architecture_builds_at_cifar_size(name):
+    model = build_architecture(name, (32, 32, 3), 10)
+    assert model.output.shape == (None, 10)
+
+
+def test_unknown_architecture_lists_the_names():
+    with pytest.raises(ValueError, match=r"'lenet'.*'simple'.*'vgg_bn'"):
+        build_architecture("resnet", (32, 32, 3), 10)
+
+
+def test_too_many_blocks_for_the_input_shows_the_arithmetic():
+    with pytest.raises(shapes.ShapeError) as info:
+        build_cnn((8, 8, 1), 10, filters=(8, 8, 8, 8))
+    text = str(info.value)
+    assert "maxpool 2 s2 valid: 1 -> 0" in text and "8 -> 4" in text and "input_shape=(8, 8, 1)" in text
+
+
+def test_lenet_on_digits_is_too_small():
+    with pytest.raises(ValueError, match=r"conv 5x5 s1 valid: 2 -> 0"):
+        build_architecture("lenet", (8, 8, 1), 10)
+
+
+def test_input_shape_without_channels():
+    with pytest.raises(ValueError, match=r"input_shape=\(28, 28, 1\)"):
+        build_cnn((28, 28), 10)
+
+
+def test_per_block_lists_must_match_filters():
+    with pytest.raises(ValueError, match=r"`dropout`.*one value per block.*2 blocks"):
+        build_cnn((16, 16, 1), 10, filters=(8, 16), dropout=[0.1, 0.2, 0.3])
+    model = build_cnn((16, 16, 1), 10, filters=(8, 16), dropout=[0.0, 0.2], kernel_size=(3, 5))
+    assert model.get_layer("block2").dropout == 0.2
+    assert model.get_layer("block1").kernel_size == (3, 5)
+
+
+# --- labels and losses --------------------------------------------------------------
+
+
+def _tiny(num_classes=3, activation="softmax"):
+    return build_cnn((8, 8, 1), num_classes, filters=(4,), head_units=(), output_activation=activation)
+
+
+def test_loss_follows_the_labels():
+    sparse = np.array([0, 1, 2, 1])
+    one_hot = np.eye(3)[sparse]
+    assert isinstance(compile_for(_tiny(), sparse).loss, keras.losses.SparseCategoricalCrossentropy)
+    assert isinstance(compile_for(_tiny(), one_hot).loss, keras.losses.CategoricalCrossentropy)
+    binary = compile_for(_tiny(1, "sigmoid"), np.array([0, 1, 1]))
+    assert isinstance(binary.loss, keras.losses.BinaryCrossentropy)
+    logits = compile_for(_tiny(3, None), sparse)
+    assert logits.loss.get_config()["from_logits"] is True
+
+
+def test_one_hot_labels_with_sparse_loss_is_refused():
+    with pytest.raises(ValueError, match=r"`loss`.*expects integer labels.*one-hot"):
+        compile_for(_tiny(), np.eye(3)[[0, 1]], loss="sparse_categorical_crossentropy")
+
+
+def test_integer_labels_with_categorical_loss_is_refused():
+    with pytest.raises(ValueError, match=r"`loss`.*expects one-hot labels.*to_categorical"):
+        compile_for(_tiny(), np.array([0, 1]), loss=keras.losses.CategoricalCrossentropy())
+
+
+def test_num_classes_mismatch():
+    with pytest.raises(ValueError, match=r"labels run from 0 to 9.*3 outputs.*num_classes=10"):
+        compile_for(_tiny(), np.arange(10))
+    with pytest.raises(ValueError, match=r"one-hot with 5 columns.*3 outputs.*num_classes=5"):
+        compile_for(_tiny(), np.eye(5))
+
+
+def test_labels_that_are_neither():
+    with pytest.raises(ValueError, match=r"`labels`.*summing to 1"):
+        compile_for(_tiny(), np.array([[0.2, 0.2, 0.2]]))
+    with pytest.raises(ValueError, match=r"`labels`.*integer class ids"):
+        compile_for(_tiny(), np.array([0.5, 1.5]))
+
+
+def test_images_checks():
+    model = _tiny()
+    with pytest.raises(ValueError, match=r"x\[\.\.\., None\]"):
+        compile_for(model, np.array([0, 1]), images=np.zeros((2, 8, 8)))
+    models._RANGE_WARNED = False
+    with pytest.warns(UserWarning, match=r"255.*x / 255"):
+        compile_for(model, np.array([0, 1]), images=np.full((2, 8, 8, 1), 255.0))
+    with warnings.catch_warnings():  # warned once per process
+        warnings.simplefilter("error")
+        compile_for(model, np.array([0, 1]), images=np.full((2, 8, 8, 1), 255.0))
+
+
+@pytest.mark.multibackend
+def test_a_default_cnn_learns_digits():
+    from keras_cnnlab import load_dataset
+
+    data = load_dataset("digits", seed=0)
+    model = build_cnn(data.input_shape, data.num_classes, seed=0)
+    compile_for(model, data.y_train)
+    model.fit(data.x_train, data.y_train, epochs=4, batch_size=32, verbose=0)
+    _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
+    assert accuracy > 0.85
