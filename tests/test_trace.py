@@ -8,12 +8,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from keras_cnnlab import ConvBlock, build_architecture, build_cnn, shapes, trace_shapes
+from keras_cnnlab import ConvBlock, build_architecture, shapes, trace_shapes
 from keras_cnnlab.blocks import ClassifierHead
 from keras_cnnlab.models import ARCHITECTURES
 from keras_cnnlab.testing import conv_block_kwargs
 
-pytestmark = pytest.mark.multibackend
+multibackend = pytest.mark.multibackend
+# Zero initial weights: shapes and counts do not depend on values, and JAX
+# compiles a random initializer for every new weight shape.
+Z = dict(kernel_initializer="zeros")
 
 CAN_RUN_CHANNELS_FIRST = keras.backend.backend() != "tensorflow"  # TF's CPU kernels are NHWC only
 
@@ -92,9 +95,9 @@ def make_layers(case, data_format="channels_last"):
     for i, (kind, kw) in enumerate(case["items"]):
         name = f"{kind}{i}"
         if kind == "block":
-            out.append(ConvBlock(**kw, data_format=data_format, name=name))
+            out.append(ConvBlock(**kw, data_format=data_format, name=name, **Z))
         elif kind == "conv":
-            out.append(keras.layers.Conv2D(**kw, data_format=data_format, name=name))
+            out.append(keras.layers.Conv2D(**kw, data_format=data_format, name=name, **Z))
         else:
             pool = keras.layers.MaxPooling2D if kw["kind"] == "max" else keras.layers.AveragePooling2D
             out.append(
@@ -105,7 +108,7 @@ def make_layers(case, data_format="channels_last"):
     elif case["head"] == "gap":
         out.append(keras.layers.GlobalAveragePooling2D(data_format=data_format, name="gap"))
     if case["head"] != "none":
-        out.append(keras.layers.Dense(case["units"], name="dense"))
+        out.append(keras.layers.Dense(case["units"], name="dense", **Z))
     return out
 
 
@@ -135,6 +138,12 @@ def forward_shapes(layers, x, prefix=""):
     return found
 
 
+def small_cnn():
+    return keras.Sequential(
+        [keras.Input((8, 8, 1)), ConvBlock(4, **Z), keras.layers.Flatten(), keras.layers.Dense(3, **Z)]
+    )
+
+
 def _per_sample(shape):
     return tuple(shape)[1:]
 
@@ -143,6 +152,7 @@ def _per_sample(shape):
 # Properties
 
 
+@multibackend
 @given(stacks(), st.integers(1, 3))
 def test_traced_shapes_params_and_macs_match_forward_pass(case, batch):
     model = keras.Sequential([keras.Input(case["input_shape"]), *make_layers(case)])
@@ -171,6 +181,7 @@ def test_traced_shapes_params_and_macs_match_forward_pass(case, batch):
             assert row.macs == layer_in[-1] * layer_out[-1], row.path
 
 
+@multibackend
 @given(stacks())
 def test_channels_first_trace_is_the_transposed_channels_last_trace(case):
     h, w, c = case["input_shape"]
@@ -201,6 +212,7 @@ def test_channels_first_trace_is_the_transposed_channels_last_trace(case):
 # The tutorials' networks
 
 
+@multibackend
 def test_tutorial_b_fashion_mnist_model():
     model = build_architecture("simple", (28, 28, 1), 10)
     trace = trace_shapes(model)
@@ -257,15 +269,16 @@ def test_every_architecture_traces_to_its_parameter_count():
 class Subclassed(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.block = ConvBlock(4, convs=2, name="block")
+        self.block = ConvBlock(4, convs=2, name="block", **Z)
         self.pool = keras.layers.AveragePooling2D(2, name="pool")
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.dense = keras.layers.Dense(3, name="dense")
+        self.dense = keras.layers.Dense(3, name="dense", **Z)
 
     def call(self, x, training=None):
         return self.dense(self.flatten(self.pool(self.block(x, training=training))))
 
 
+@multibackend
 def test_subclassed_model_given_input_shape():
     model = Subclassed()
     trace = trace_shapes(model, (12, 10, 1), depth=2)
@@ -282,15 +295,16 @@ def test_subclassed_model_given_input_shape():
     assert [r.output_shape for r in again.rows] == [r.output_shape for r in trace.rows]
 
 
+@multibackend
 def test_nested_and_shared_layers():
     inner = keras.Sequential(
-        [keras.Input((8, 8, 3)), ConvBlock(4, name="cb"), keras.layers.Conv2D(2, 3, padding="same", name="conv")],
+        [keras.Input((8, 8, 3)), ConvBlock(4, name="cb", **Z), keras.layers.Conv2D(2, 3, padding="same", name="conv", **Z)],
         name="inner",
     )
-    shared = keras.layers.Dense(5, name="shared")
+    shared = keras.layers.Dense(5, name="shared", **Z)
     x = keras.Input((8, 8, 3))
     y = keras.layers.GlobalAveragePooling2D()(inner(x))
-    out = keras.layers.Dense(2)(shared(shared(keras.layers.Dense(5)(y))))
+    out = keras.layers.Dense(2, **Z)(shared(shared(keras.layers.Dense(5, **Z)(y))))
     model = keras.Model(x, out)
     trace = trace_shapes(model)
     assert trace.row("inner/cb/conv1").output_shape == (None, 8, 8, 4)
@@ -313,10 +327,11 @@ def test_depth_limits_rows_but_not_totals():
     assert top.findings == full.findings
 
 
+@multibackend
 def test_unknown_spatial_sizes_and_a_concrete_input_shape():
     model = keras.Sequential(
-        [keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3), keras.layers.GlobalMaxPooling2D(),
-         keras.layers.Dense(2)]
+        [keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, **Z), keras.layers.GlobalMaxPooling2D(),
+         keras.layers.Dense(2, **Z)]
     )
     open_trace = trace_shapes(model)
     assert open_trace.rows[0].output_shape == (None, None, None, 4)
@@ -328,15 +343,16 @@ def test_unknown_spatial_sizes_and_a_concrete_input_shape():
         trace_shapes(model, (10, 12, 1))
 
 
+@multibackend
 def test_activation_memory_and_flops_closed_forms():
     model = keras.Sequential(
         [
             keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(2, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(2, 3, padding="same", activation="relu", **Z),
             keras.layers.BatchNormalization(),
             keras.layers.MaxPooling2D(),
             keras.layers.Flatten(),
-            keras.layers.Dense(3),
+            keras.layers.Dense(3, **Z),
         ]
     )
     trace = trace_shapes(model, batch_size=4)
@@ -352,8 +368,9 @@ def test_activation_memory_and_flops_closed_forms():
     assert trace.totals.weight_bytes == model.count_params() * 4
 
 
+@multibackend
 def test_optimizer_state_bytes():
-    model = build_cnn((8, 8, 1), 3, filters=(4,))
+    model = small_cnn()
     weights = sum(int(np.prod(v.shape)) for v in model.trainable_weights) * 4
     assert trace_shapes(model, optimizer="adam").totals.optimizer_state_bytes == 2 * weights
     assert trace_shapes(model, optimizer="sgd").totals.optimizer_state_bytes == 0
@@ -381,10 +398,11 @@ def test_findings_of_the_tutorial_b_model():
     assert "22x22" in next(f.message for f in trace.findings if f.kind == "receptive_field")
 
 
+@multibackend
 def test_finding_flatten_dense_holds_most_parameters():
     model = keras.Sequential(
-        [keras.Input((16, 16, 1)), keras.layers.Conv2D(2, 3, padding="same"), keras.layers.Flatten(),
-         keras.layers.Dense(32)]
+        [keras.Input((16, 16, 1)), keras.layers.Conv2D(2, 3, padding="same", **Z), keras.layers.Flatten(),
+         keras.layers.Dense(32, **Z)]
     )
     trace = trace_shapes(model)
     finding = next(f for f in trace.findings if f.kind == "flatten_dense_params")
@@ -393,13 +411,16 @@ def test_finding_flatten_dense_holds_most_parameters():
     assert "GlobalAveragePooling2D" in finding.message and "96" in finding.message
 
 
+@multibackend
 def test_finding_size_reaches_one_early():
-    model = build_cnn((8, 8, 1), 2, filters=(4, 4, 4, 4), pool=["max", "max", "max", None])
+    blocks = [ConvBlock(4, name=f"block{i}", **Z) for i in (1, 2, 3)]
+    model = keras.Sequential([keras.Input((8, 8, 1)), *blocks, ConvBlock(4, pool=None, name="block4", **Z)])
     trace = trace_shapes(model)
     finding = next(f for f in trace.findings if f.kind == "early_collapse")
     assert finding.layer == "block3/pool"
     assert "block4/conv1" in finding.message
-    assert "early_collapse" not in _kinds(trace_shapes(build_cnn((16, 16, 1), 2, filters=(4, 4, 4))))
+    model = keras.Sequential([keras.Input((16, 16, 1)), *[ConvBlock(4, **Z) for _ in range(3)]])
+    assert "early_collapse" not in _kinds(trace_shapes(model))
 
 
 class Opaque(keras.layers.Layer):
@@ -407,7 +428,7 @@ class Opaque(keras.layers.Layer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.inner = keras.layers.Dense(4)
+        self.inner = keras.layers.Dense(4, **Z)
 
     def build(self, input_shape):
         self.inner.build(input_shape)
@@ -427,9 +448,10 @@ class Doubler(keras.layers.Layer):
         return input_shape
 
 
+@multibackend
 def test_findings_untraced_parts_and_unknown_costs():
     x = keras.Input((6,))
-    model = keras.Model(x, keras.layers.Dense(2)(Doubler(name="doubler")(Opaque(name="opaque")(x))))
+    model = keras.Model(x, keras.layers.Dense(2, **Z)(Doubler(name="doubler")(Opaque(name="opaque")(x))))
     trace = trace_shapes(model)
     opaque = trace.row("opaque")
     assert opaque.output_shape == (None, 4)  # from the graph
@@ -447,8 +469,9 @@ def test_findings_untraced_parts_and_unknown_costs():
 # Bad input
 
 
+@multibackend
 def test_bad_arguments_name_the_argument():
-    model = build_cnn((8, 8, 1), 2, filters=(4,))
+    model = small_cnn()
     with pytest.raises(ValueError, match="`model`"):
         trace_shapes("model.keras")
     with pytest.raises(ValueError, match="`batch_size`"):
@@ -467,8 +490,9 @@ def test_bad_arguments_name_the_argument():
         trace_shapes(model).row("block9")
 
 
+@multibackend
 def test_unbuilt_sequential_is_built_from_input_shape():
-    model = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(3)])
+    model = keras.Sequential([keras.layers.Conv2D(2, 3, **Z), keras.layers.Flatten(), keras.layers.Dense(3, **Z)])
     trace = trace_shapes(model, (6, 6, 1))
     assert [r.output_shape for r in trace.rows] == [(None, 4, 4, 2), (None, 32), (None, 3)]
     assert trace.totals.params == model.count_params() == 20 + 99

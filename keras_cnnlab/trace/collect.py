@@ -120,97 +120,151 @@ def _chain_parts(layer) -> list | None:
 
 
 class _Event:
-    __slots__ = ("layer", "parent", "inputs", "outputs", "input_ids", "output_ids", "dtype", "children")
+    __slots__ = ("layer", "inputs", "outputs", "input_ids", "output_ids", "dtype", "children")
 
-    def __init__(self, layer, parent, inputs, input_ids):
+    def __init__(self, layer, tensors):
         self.layer = layer
-        self.parent = parent
-        self.inputs = inputs
-        self.input_ids = input_ids
+        self.inputs = [_shape(t) for t in tensors]
+        self.input_ids = [id(t) for t in tensors]
         self.outputs = None
         self.output_ids = []
         self.dtype = None
         self.children = []
 
+    def set_outputs(self, outputs):
+        flat = _flat(outputs)
+        self.outputs = [_shape(t) for t in flat]
+        self.output_ids = [id(t) for t in flat]
+        self.dtype = _dtype(flat[0]) if flat else None
+
+
+def _merge_passes(passes: list[list[_Event]]) -> list[_Event]:
+    """The last pass, with sizes that differ between passes set to ``None``.
+
+    Backends that run a function more than once to infer unknown sizes
+    (PyTorch fills them with two values) give several passes.
+    """
+    if not passes:
+        return []
+    last = passes[-1]
+
+    def merge(mine, theirs):
+        if len(mine) != len(theirs):
+            return
+        for a, b in zip(mine, theirs):
+            a.inputs = [_merge_shape(x, y) for x, y in zip(a.inputs, b.inputs)]
+            a.outputs = [_merge_shape(x, y) for x, y in zip(a.outputs or [], b.outputs or [])]
+            merge(a.children, b.children)
+
+    for other in passes[:-1]:
+        merge(last, other)
+    return last
+
+
+def _runs_call_for_shapes(layer) -> bool:
+    """Whether Keras infers this layer's output by running its ``call`` symbolically."""
+    return type(layer).compute_output_spec is keras.layers.Layer.compute_output_spec and getattr(
+        layer.compute_output_shape, "_is_default", False
+    )
+
 
 class _Recorder:
     """Records the input and output shape of every part during one symbolic call.
 
-    Each part's ``call`` is wrapped on the instance for the duration of the
-    call and restored afterwards. Backends that run the function more than once
-    (PyTorch fills unknown sizes with two values) give several passes; sizes
-    that differ between passes are unknown (``None``).
+    The root's ``call`` runs on KerasTensors. Each part's ``symbolic_call`` is
+    wrapped on the instance so that it records its shapes without adding a node
+    to the layer (its output comes from ``compute_output_shape`` when the layer
+    has one); a part without one runs its ``call`` on backend placeholders
+    (``compute_output_spec``), where the wrapped ``call`` of its own parts
+    records them. Everything is restored afterwards. When the root's ``call``
+    cannot run on KerasTensors (raw backend ops), the whole call runs on
+    backend placeholders instead.
     """
 
     def __init__(self, root):
         self.root = root
-        self.passes: list[list[_Event]] = []
+        self.top: list[_Event] = []
         self.input_ids: list[int] = []
-        self._events: list[_Event] = []
         self._stack: list[_Event] = []
 
-    def _wrap(self, layer):
-        original = layer.call
+    def _add(self, event):
+        (self._stack[-1].children if self._stack else self.top).append(event)
 
-        @functools.wraps(original)
-        def call(*args, **kwargs):
-            tensors = _flat((args, kwargs))
-            event = _Event(
-                layer,
-                self._stack[-1] if self._stack else None,
-                [_shape(t) for t in tensors],
-                [id(t) for t in tensors],
-            )
-            (event.parent.children if event.parent else self._events).append(event)
-            self._stack.append(event)
-            try:
-                outputs = original(*args, **kwargs)
-            finally:
-                self._stack.pop()
-            flat = _flat(outputs)
-            event.outputs = [_shape(t) for t in flat]
-            event.output_ids = [id(t) for t in flat]
-            event.dtype = _dtype(flat[0]) if flat else None
-            return outputs
+    def _backend_run(self, fn, args, kwargs, reset):
+        passes = []
 
-        object.__setattr__(layer, "call", call)
-
-    def run(self, inputs, call_kwargs):
-        """Call ``root.call`` symbolically on ``inputs`` (KerasTensors)."""
-        parts = list(self.root._flatten_layers(include_self=False, recursive=True))
-
-        def fn(*args, **kwargs):
-            self._events, self._stack = [], []
-            self.input_ids = [id(t) for t in _flat(args)]
-            out = self.root.call(*args, **kwargs)
-            self.passes.append(self._events)
+        def run(*a, **k):
+            events = reset(a)
+            out = fn(*a, **k)
+            passes.append(list(events))
             return out
 
+        outputs = compute_output_spec(run, *args, **kwargs)
+        return outputs, _merge_passes(passes)
+
+    def _wrap(self, layer):
+        call, symbolic = layer.call, layer.symbolic_call
+
+        @functools.wraps(symbolic)
+        def symbolic_call(*args, **kwargs):
+            event = _Event(layer, _flat((args, kwargs)))
+            self._add(event)
+            self._stack.append(event)
+            try:
+                if _runs_call_for_shapes(layer) and sublayers(layer):
+
+                    def reset(_):
+                        event.children = []
+                        return event.children
+
+                    outputs, event.children = self._backend_run(call, args, kwargs, reset)
+                else:
+                    outputs = layer.compute_output_spec(*args, **kwargs)
+            finally:
+                self._stack.pop()
+            event.set_outputs(outputs)
+            return outputs
+
+        @functools.wraps(call)
+        def call_wrapper(*args, **kwargs):
+            if self._stack and self._stack[-1].layer is layer:
+                return call(*args, **kwargs)  # its own call, run for its output spec
+            event = _Event(layer, _flat((args, kwargs)))
+            self._add(event)
+            self._stack.append(event)
+            try:
+                outputs = call(*args, **kwargs)
+            finally:
+                self._stack.pop()
+            event.set_outputs(outputs)
+            return outputs
+
+        object.__setattr__(layer, "symbolic_call", symbolic_call)
+        object.__setattr__(layer, "call", call_wrapper)
+
+    def run(self, inputs, call_kwargs):
+        """Call ``root.call`` on ``inputs`` (KerasTensors), recording every part."""
+        parts = list(self.root._flatten_layers(include_self=False, recursive=True))
         for layer in parts:
             self._wrap(layer)
         try:
-            outputs = compute_output_spec(fn, *inputs, **call_kwargs)
+            try:
+                self.input_ids = [id(t) for t in inputs]
+                return self.root.call(*inputs, **call_kwargs)
+            except Exception:  # noqa: BLE001 - retried on backend placeholders below
+                self._stack = []
+
+            def reset(args):
+                self.top = []
+                self.input_ids = [id(t) for t in _flat(args)]
+                return self.top
+
+            outputs, self.top = self._backend_run(self.root.call, inputs, call_kwargs, reset)
+            return outputs
         finally:
             for layer in parts:
                 layer.__dict__.pop("call", None)
-        return outputs
-
-    def events(self) -> list[_Event]:
-        """The last pass, with sizes that differ between passes set to ``None``."""
-        last = self.passes[-1]
-        others = self.passes[:-1]
-
-        def merge(mine, theirs):
-            if len(mine) != len(theirs):
-                return
-            for a, b in zip(mine, theirs):
-                a.inputs = [_merge_shape(x, y) for x, y in zip(a.inputs, b.inputs)]
-                a.outputs = [_merge_shape(x, y) for x, y in zip(a.outputs or [], b.outputs or [])]
-                merge(a.children, b.children)
-
-        for other in others:
-            merge(last, other)
-        return last
+                layer.__dict__.pop("symbolic_call", None)
 
 
 def _merge_shape(a, b):
@@ -285,7 +339,7 @@ class Collector:
         recorder = _Recorder(root)
         inputs = _symbolic_inputs(input_shapes, dtype)
         outputs = recorder.run(inputs, _call_kwargs(root))
-        events = recorder.events()
+        events = recorder.top
         reach_of = dict(zip(recorder.input_ids, input_reaches))
         self._add_events(events, reach_of, input_reaches, depth=depth, prefix=prefix)
         flat = _flat(outputs)
@@ -402,9 +456,7 @@ class Collector:
 
     def _add_parts(self, op, input_shapes, output_shapes, input_reaches, depth, path, recorded, reach_of):
         """Rows for the parts of ``op``; returns the reach of its output, or ``None``."""
-        if recorded is not None:
-            if not recorded:
-                return None
+        if recorded:
             self._add_events(recorded, reach_of, input_reaches, depth=depth, prefix=path)
             last = recorded[-1]
             return reach_of.get(last.output_ids[0]) if last.output_ids else None

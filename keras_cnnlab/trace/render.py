@@ -138,7 +138,14 @@ def _table(trace: ShapeTrace, columns) -> Table:
     )
     for name in columns:
         header, _, justify = COLUMNS[name]
-        table.add_column(header, justify=justify, overflow="fold")
+        # Figures never wrap; text columns wrap only when the console is too narrow.
+        table.add_column(
+            header,
+            justify=justify,
+            no_wrap=justify == "right",
+            overflow="fold",
+            min_width=20 if name == "explain" else None,
+        )
     for row in trace.rows:
         cells = [COLUMNS[name][1](row) for name in columns]
         style = "yellow" if row.path in flagged else ("dim" if row.depth > 0 else None)
@@ -203,7 +210,11 @@ _FRAGMENT = (
 )
 
 
-def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = 120, title=None) -> str:
+#: Width of text, HTML and SVG exports and of output to files.
+WIDTH = 140
+
+
+def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, title=None) -> str:
     """Render to ``"text"``, ``"html"``, ``"html_fragment"`` or ``"svg"``."""
     console = recording_console(width)
     try:
@@ -223,5 +234,5 @@ def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = 120, titl
 
 def print_trace(trace: ShapeTrace, *, columns=None, console=None) -> None:
     """Print ``trace`` once to ``console`` (see :func:`keras_cnnlab.callbacks.console.make_console`)."""
-    with open_console(console) as out:
+    with open_console(console, width=WIDTH) as out:
         out.print(renderable(trace, columns))

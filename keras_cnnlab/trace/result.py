@@ -230,32 +230,32 @@ class ShapeTrace:
 
     # Rendering: rich is imported only here, on demand.
 
-    def to_text(self, columns=None, *, width: int = 120) -> str:
+    def to_text(self, columns=None, *, width: int = 140) -> str:
         """The rendered table, totals and findings as plain text (no control characters).
 
         Args:
             columns: column names (see :data:`keras_cnnlab.trace.COLUMNS`),
                 ``"all"``, or ``None`` for the defaults.
-            width: line width.
+            width: line width (140 by default, to fit the default columns).
         """
         from keras_cnnlab.trace import render
 
         return render.export(self, "text", columns=columns, width=width)
 
-    def save_html(self, path, columns=None, *, width: int = 120) -> str:
+    def save_html(self, path, columns=None, *, width: int = 140) -> str:
         """Write the rendered trace as a standalone HTML page; returns the path."""
         from keras_cnnlab.trace import render
 
         return _write(path, render.export(self, "html", columns=columns, width=width))
 
-    def save_svg(self, path, columns=None, *, width: int = 120, title: str | None = None) -> str:
+    def save_svg(self, path, columns=None, *, width: int = 140, title: str | None = None) -> str:
         """Write the rendered trace as an SVG image (a terminal screenshot); returns the path."""
         from keras_cnnlab.trace import render
 
         text = render.export(self, "svg", columns=columns, width=width, title=title)
         return _write(path, text)
 
-    def save(self, path, columns=None, *, width: int = 120) -> str:
+    def save(self, path, columns=None, *, width: int = 140) -> str:
         """Write the trace in the format its suffix names: .json, .html, .svg, else text."""
         suffix = os.path.splitext(os.fspath(path))[1].lower()
         if suffix == ".json":
