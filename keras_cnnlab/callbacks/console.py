@@ -8,12 +8,14 @@ no control characters; Jupyter gets one rich display. Callers pass
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import IO
 
 from rich.console import Console
 
-__all__ = ["make_console", "is_live", "recording_console"]
+__all__ = ["make_console", "open_console", "is_live", "recording_console"]
 
 
 def make_console(console: Console | str | os.PathLike | IO | None = None, *, width: int | None = None) -> Console:
@@ -40,6 +42,19 @@ def make_console(console: Console | str | os.PathLike | IO | None = None, *, wid
     if not out.is_terminal and not out.is_jupyter and width is None:
         out.width = max(out.width, 120)
     return out
+
+
+@contextlib.contextmanager
+def open_console(
+    console: Console | str | os.PathLike | IO | None = None, *, width: int | None = None
+) -> Iterator[Console]:
+    """:func:`make_console` for one print: a file opened for a path is closed afterwards."""
+    out = make_console(console, width=width)
+    try:
+        yield out
+    finally:
+        if isinstance(console, (str, os.PathLike)):
+            out.file.close()
 
 
 def is_live(console: Console) -> bool:
