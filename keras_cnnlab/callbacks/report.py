@@ -151,8 +151,8 @@ class RichTrainingReport(ProgbarLogger):
 
     The figures are kept as objects (``records``, ``summary()``) and can be
     exported as text, HTML or SVG (``export_text()``, ``export_html()``,
-    ``export_svg()``, ``save(path)``). Outside ``fit`` (``evaluate``,
-    ``predict``) the report stays silent.
+    ``export_svg()``, ``save(path)``). Outside ``fit``, ``evaluate`` and
+    ``predict`` show Keras's own progress bar, as their ``verbose`` asks.
 
     Args:
         console: where to render: ``None`` (standard output), a
@@ -390,6 +390,10 @@ class RichTrainingReport(ProgbarLogger):
 
     def set_params(self, params):
         self.params = params
+        try:  # evaluate/predict outside fit keep Keras's own bar, which reads these
+            super().set_params(params)
+        except (KeyError, TypeError):
+            pass
 
     def on_train_begin(self, logs=None):
         previous = self._run
@@ -433,9 +437,14 @@ class RichTrainingReport(ProgbarLogger):
         if run.in_fit:
             run.val_start = time.perf_counter()
             run.phase = "validating"
+        else:
+            super().on_test_begin(logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        self._run.val_step = batch + 1
+        if self._run.in_fit:
+            self._run.val_step = batch + 1
+        else:
+            super().on_test_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         run = self._run
@@ -464,18 +473,19 @@ class RichTrainingReport(ProgbarLogger):
         elif final is not None:
             self._console.print(final)
 
-    # ProgbarLogger's other hooks draw Keras's bar: silence them.
+    # Outside fit, evaluate and predict show Keras's own bar (as their verbose asks).
     def on_test_end(self, logs=None):
-        pass
+        if not self._run.in_fit:
+            super().on_test_end(logs)
 
     def on_predict_begin(self, logs=None):
-        pass
+        super().on_predict_begin(logs)
 
     def on_predict_batch_end(self, batch, logs=None):
-        pass
+        super().on_predict_batch_end(batch, logs)
 
     def on_predict_end(self, logs=None):
-        pass
+        super().on_predict_end(logs)
 
     # -- internals -------------------------------------------------------------
 
@@ -638,10 +648,8 @@ class RichTrainingReport(ProgbarLogger):
             if logs and isinstance(logs.get(key), numbers.Real):
                 return float(logs[key])
         try:
-            import keras
-
-            value = self._model.optimizer.learning_rate
-            return float(keras.ops.convert_to_numpy(value))
+            # float() reads a scalar variable or tensor on every backend (one sync per epoch)
+            return float(self._model.optimizer.learning_rate)
         except Exception:  # no optimizer or an exotic one: no lr column
             return None
 
