@@ -464,9 +464,11 @@ class RichTrainingReport(ProgbarLogger):
         run.end = time.perf_counter()
         run.in_fit = False
         run.phase = "done"
-        final = self.renderable() if run.records else None
-        if final is not None and run.mode == "jupyter":
-            final = Group(*self._opening(), self.table(), self.summary_renderable())
+        final = None
+        if run.records:
+            # the terminal and files showed the opening lines already; Jupyter's one display did not
+            opening = self._opening() if run.mode == "jupyter" else []
+            final = Group(*opening, self.table(), self.summary_renderable())
         if run.display is not None:
             run.display.stop(final)
             run.display = None
