@@ -574,17 +574,14 @@ class SearchSpace:
             for v in spec.values:
                 param.check(v, name)
         elif isinstance(spec, (IntRange, FloatRange)):
-            if param.kind not in ("int", "float") or (isinstance(spec, IntRange) and param.kind != "int"):
-                raise ValueError(
-                    f"Invalid spec for search-space parameter `{name}` ({param.kind}): received {spec!r}."
-                )
+            wanted = "int" if isinstance(spec, IntRange) else "float"
+            if param.kind != wanted:
+                raise ValueError(_spec_error(name, param, spec))
             param.check(spec.min_value, name)
             param.check(spec.max_value, name)
             _check_sampling(spec.sampling, spec.min_value, spec.max_value, spec.step, name)
         elif isinstance(spec, Boolean) and param.kind != "bool":
-            raise ValueError(
-                f"Invalid spec for search-space parameter `{name}` ({param.kind}): received {spec!r}."
-            )
+            raise ValueError(_spec_error(name, param, spec))
         return spec
 
     # -- reading ------------------------------------------------------------------------
@@ -655,6 +652,22 @@ class SearchSpace:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, SearchSpace) and other._specs == self._specs
+
+
+_KIND_NAMES = {"int": "an integer", "float": "a float", "bool": "a boolean", "str": "a string"}
+_KIND_SPECS = {
+    "int": "Fixed, Choice or IntRange",
+    "float": "Fixed, Choice or FloatRange",
+    "bool": "Fixed, Choice or Boolean",
+    "str": "Fixed or Choice",
+}
+
+
+def _spec_error(name: str, param: Parameter, spec) -> str:
+    return (
+        f"Invalid spec for search-space parameter `{name}`: {_KIND_NAMES[param.kind]} "
+        f"parameter takes {_KIND_SPECS[param.kind]}. Received {name}={spec!r}."
+    )
 
 
 def as_search_space(value) -> SearchSpace:
