@@ -14,8 +14,6 @@ median of the per-round ratios (target <= 1.02).
 
 from __future__ import annotations
 
-import time
-
 import _common
 import numpy as np
 
@@ -47,32 +45,13 @@ def plain_cnn(input_shape, num_classes, *, filters, dropout, head_units, head_dr
     return keras.Model(inputs, outputs, name="plain")
 
 
-class EpochTimer:
-    """Seconds of the last epoch, measured inside fit (data adapter set-up excluded)."""
-
-    def __init__(self):
-        import keras
-
-        timer = self
-
-        class _Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                timer.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                timer.seconds = time.perf_counter() - timer.start
-
-        self.callback = _Callback()
-        self.start = self.seconds = 0.0
-
-
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 12; smoke 2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 30; smoke 2)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--tile", type=int, default=None,
-        help="repeat the training images this many times per epoch, for longer epochs (default 4; smoke 1)",
+        help="repeat the training images this many times per epoch, for longer epochs (default 2; smoke 1)",
     )
     args = parser.parse_args(argv)
 
@@ -80,8 +59,8 @@ def main(argv=None) -> int:
 
     from keras_cnnlab import build_cnn, compile_for, load_dataset
 
-    repeats = args.repeats or (2 if args.smoke else 12)
-    tile = args.tile or (1 if args.smoke else 4)
+    repeats = args.repeats or (2 if args.smoke else 30)
+    tile = args.tile or (1 if args.smoke else 2)
     data = load_dataset("digits", seed=0, limit=128 if args.smoke else None)
     x = np.concatenate([data.x_train] * tile)
     y = np.concatenate([data.y_train] * tile)
@@ -104,7 +83,7 @@ def main(argv=None) -> int:
     timers = {}
     for name, model in (("ConvBlock", blocks), ("plain layers", plain)):
         compile_for(model, y)
-        timers[name] = EpochTimer()
+        timers[name] = _common.EpochTimer()
 
     def epoch(name, model):
         def run():
