@@ -14,6 +14,7 @@ TensorFlow's.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -106,11 +107,11 @@ def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="timed epochs per backend (default 10; smoke 2)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--tile", type=int, default=None, help="repeat the training images per epoch (default 2; smoke 1)")
+    parser.add_argument("--tile", type=int, default=None, help="repeat the training images per epoch (default 1)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default all three)")
-    parser.add_argument("--worker", action="store_true", help=argparse_suppress())
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.tile = args.tile or (1 if args.smoke else 2)
+    args.tile = args.tile or 1
     if args.worker:
         return worker(args)
     repeats = args.repeats or (2 if args.smoke else 10)
@@ -161,12 +162,6 @@ def main(argv=None) -> int:
             ))
     _common.emit(rows, args, title="Backends: epoch time of the same CNN")
     return 0
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

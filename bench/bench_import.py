@@ -70,9 +70,9 @@ def probe(*, with_keras: bool, with_lab: bool) -> dict:
 
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="rounds of fresh processes (default 7; smoke 1)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds of fresh processes (default 5; smoke 1)")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (1 if args.smoke else 7)
+    repeats = args.repeats or (1 if args.smoke else 5)
 
     samples = {"keras": [], "both": [], "alone": []}
     variants = {

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
     timings = _common.alternate(
         {"verbose=0": plain_epoch, "callbacks": variants["callbacks"]}, repeats=repeats, warmup=1
     )
-    throughput = sorted(throughput_samples[-repeats:])[len(throughput_samples[-repeats:]) // 2]
+    throughput = statistics.median(throughput_samples[-repeats:])  # the warm-up epoch left out
     device = gpu or f"CPU ({info['cores']} cores)"
     precision = "mixed_float16" if args.mixed_precision else "float32"
     setting = (
