@@ -6,7 +6,9 @@ digits dataset, compiles it and trains one untimed epoch (tracing and
 compilation). The workers then wait; this process asks them for one epoch at a
 time, alternating backends round by round, so machine load hits all of them
 alike. Quoted: the median epoch time of each backend and its ratio to
-TensorFlow's.
+TensorFlow's. Each backend runs with Keras's default ``jit_compile="auto"``
+(on a CPU: XLA off for TensorFlow, jit on for JAX, eager for PyTorch); the
+value says which was used.
 
     python bench/bench_backends.py            # about a minute on 2 cores
     python bench/bench_backends.py --smoke    # seconds
@@ -46,7 +48,8 @@ def worker(args) -> int:
 
     epoch()
     info = _common.machine_info(keras.backend.backend())
-    print("READY " + json.dumps({"images": len(x), "version": info["backend_version"]}), flush=True)
+    ready = {"images": len(x), "version": info["backend_version"], "jit": bool(model.jit_compile)}
+    print("READY " + json.dumps(ready), flush=True)
     for line in sys.stdin:
         if line.strip() != "epoch":
             break
@@ -146,7 +149,7 @@ def main(argv=None) -> int:
         median = timings.median(backend)
         value = (
             f"{_common.fmt_seconds(median)} (+/-{timings.spread(backend):.0%}), "
-            f"{images / median:,.0f} images/s ({backend} {w.info['version']})"
+            f"{images / median:,.0f} images/s ({backend} {w.info['version']}, jit_compile={w.info['jit']})"
         )
         if backend == reference:
             rows.append(_common.make_row(

@@ -288,18 +288,18 @@ class RichTrainingReport(ProgbarLogger):
         show_lr = any(r.learning_rate is not None for r in run.records)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         # Two-line headers ("val" over "accuracy") keep the columns narrow.
-        table.add_column("\nepoch", justify="right", no_wrap=True)
+        table.add_column(Text("\nepoch"), justify="right", no_wrap=True)
         for key in columns:
             prefix = next((p[:-1] for p in _PREFIXES if key.startswith(p)), "train")
             table.add_column(
-                f"{prefix}\n{key.removeprefix(prefix + '_')}", justify="right", no_wrap=True,
+                Text(f"{prefix}\n{key.removeprefix(prefix + '_')}"), justify="right", no_wrap=True,
                 style="cyan" if prefix == "gap" else None,
             )
         if show_lr:
-            table.add_column("\nlr", justify="right", no_wrap=True)
-        table.add_column("\ntime", justify="right", no_wrap=True)
+            table.add_column(Text("\nlr"), justify="right", no_wrap=True)
+        table.add_column(Text("\ntime"), justify="right", no_wrap=True)
         unit = "img/s" if self._images_known() else "steps/s"
-        table.add_column(f"\n{unit}", justify="right", no_wrap=True)
+        table.add_column(Text(f"\n{unit}"), justify="right", no_wrap=True)
         for i, record in enumerate(run.records):
             best = i == run.best_index
             cells = [f"{record.epoch + 1}{' *' if best else ''}"]
@@ -308,36 +308,38 @@ class RichTrainingReport(ProgbarLogger):
                 cells.append(_fmt_lr(record.learning_rate))
             cells.append(_fmt_seconds(record.seconds))
             cells.append(_fmt_rate(record, unit=False))
-            table.add_row(*cells, style="bold green" if best else None)
+            # Text cells: plain strings would go through markup parsing and highlighting
+            table.add_row(*map(Text, cells), style="bold green" if best else None)
         if run.best_index is not None:
-            table.caption = f"* best {run.monitor}"
+            table.caption = Text(f"* best {run.monitor}")
         return table
 
     def summary_renderable(self) -> Table:
         """The closing summary as a rich renderable."""
         s = self.summary()
+        T = Text  # plain cells: no markup parsing, no highlighting
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column()
         if s.best_epoch is not None:
-            grid.add_row("Best epoch", f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}")
+            grid.add_row(T("Best epoch"), T(f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}"))
         if s.final_logs:
             shown = [k for k in self._columns() if not k.startswith("gap_") and k in s.final_logs]
-            grid.add_row("Final epoch", "  ".join(f"{k} {_fmt(s.final_logs[k])}" for k in shown))
+            grid.add_row(T("Final epoch"), T("  ".join(f"{k} {_fmt(s.final_logs[k])}" for k in shown)))
         if s.final_gaps:
             grid.add_row(
-                "Final gap",
-                "  ".join(f"{k} {_fmt(v)}" for k, v in s.final_gaps.items()) + "  (train better by)",
+                T("Final gap"),
+                T("  ".join(f"{k} {_fmt(v)}" for k, v in s.final_gaps.items()) + "  (positive: better on the training data)"),
             )
         if s.verdict is not None:
-            grid.add_row("Gap monitor", s.verdict)
+            grid.add_row(T("Gap monitor"), T(s.verdict))
         throughput = (
             f"{s.images_per_second:,.0f} images/s" if s.images_per_second
             else f"{_steps_per_second(self._run.records):,.1f} steps/s"
         )
         grid.add_row(
-            "Time",
-            f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training steps; {throughput}",
+            T("Time"),
+            T(f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training steps; {throughput}"),
         )
         return grid
 
@@ -473,7 +475,7 @@ class RichTrainingReport(ProgbarLogger):
             run.display.stop(final)
             run.display = None
         elif final is not None:
-            self._console.print(final)
+            self._print_plain(final)
 
     # Outside fit, evaluate and predict show Keras's own bar (as their verbose asks).
     def on_test_end(self, logs=None):
@@ -490,6 +492,13 @@ class RichTrainingReport(ProgbarLogger):
         super().on_predict_end(logs)
 
     # -- internals -------------------------------------------------------------
+
+    def _print_plain(self, renderable):
+        # Rich pads table cells to the column width; a log file needs no trailing blanks.
+        with self._console.capture() as capture:
+            self._console.print(renderable)
+        text = "\n".join(line.rstrip() for line in capture.get().splitlines())
+        self._console.out(text, highlight=False)
 
     def _flush(self):
         run = self._run
@@ -615,7 +624,7 @@ class RichTrainingReport(ProgbarLogger):
             rate = ""
         remaining = self._remaining(step, elapsed)
         timing = f"{_fmt_seconds(now - run.start)}" + (f" < {_fmt_seconds(remaining)}" if remaining is not None else "")
-        grid.add_row(Text(epoch, style="bold"), bar, steps, rate, timing, self._live_metrics())
+        grid.add_row(Text(epoch, style="bold"), bar, Text(steps), Text(rate), Text(timing), self._live_metrics())
         return grid
 
     def _remaining(self, step, elapsed):
