@@ -21,6 +21,15 @@ Z = dict(kernel_initializer="zeros")
 CAN_RUN_CHANNELS_FIRST = keras.backend.backend() != "tensorflow"  # TF's CPU kernels are NHWC only
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """The suite's fixture without its garbage-collection pass, which costs a second
+    per test here and frees nothing these tiny models need."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 # ---------------------------------------------------------------------------
 # Drawn stacks and an independent forward pass
 

@@ -21,6 +21,15 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
 Z = dict(kernel_initializer="zeros")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """The suite's fixture without its garbage-collection pass, which costs a second
+    per test here and frees nothing these tiny models need."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 def tutorial_b_like():
     """Tutorial B's layer stack at 28x28x1 (zero weights: JAX builds it fast)."""
     return keras.Sequential(
