@@ -47,8 +47,8 @@ def make_console(console: Console | str | os.PathLike | IO | None = None, *, wid
             "Invalid value for argument `console`. Expected None, a rich Console, a path or "
             f"a writable file. Received console={console!r}."
         )
-    if not out.is_terminal and not out.is_jupyter and width is None:
-        out.width = max(out.width, 120)
+    if not out.is_terminal and not out.is_jupyter:
+        out.width = width if width is not None else max(out.width, 120)
     return out
 
 

@@ -344,8 +344,11 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
         text = f"{sizes} ({labels}), channels {c_in} -> {c_out}"
         for step in steps:
             rows, cols = step.op.dropped(step.input_size)
-            if rows or cols:
-                text += f"; {step.op.kind} floors away {rows} row(s) and {cols} column(s)"
+            dropped = [
+                f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n
+            ]
+            if dropped:
+                text += f"; {step.op.kind} floor drops {' and '.join(dropped)}"
         return text
     if kind == "Flatten":
         dims = " x ".join("?" if v is None else str(v) for v in x[1:])
@@ -353,7 +356,8 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
     if kind == "Dense":
         text = f"{x[-1]} -> {y[-1]} units"
         if len(x) > 2:
-            text += f" at each of {_size(x[1:-1])} positions"
+            positions = "x".join("?" if v is None else str(v) for v in x[1:-1])
+            text += f" at each of {positions} positions"
         return text
     if kind in _GLOBALPOOL and len(x) == 4:
         c_in, size = _split(x, op)
