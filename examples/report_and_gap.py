@@ -1,7 +1,7 @@
 """Watch two CNNs train: one that overfits and one that does not.
 
 Both fits print a RichTrainingReport (live in a terminal, plain lines in a log)
-and carry an OverfittingGapMonitor. The first network sees only 60 training
+and carry an OverfittingGapMonitor. The first network sees only 40 training
 digits and has no regularisation: it memorises them, the validation loss turns
 up, and the monitor dates the onset and stops it, restoring the best weights.
 The second sees the full training split with dropout and batch normalization.
@@ -44,19 +44,21 @@ def main(argv=None) -> int:
     data = load_dataset("digits", seed=args.seed)
     keras.utils.set_random_seed(args.seed)
 
-    # 1. A network that can only memorise: 60 images, no dropout, no batch norm.
-    few_x, few_y = data.x_train[:60], data.y_train[:60]
+    # 1. A network that can only memorise: 40 images, no dropout, no batch norm.
+    few_x, few_y = data.x_train[:40], data.y_train[:40]
     model = build_cnn(data.input_shape, data.num_classes, filters=(32, 64), batch_norm=False,
-                      dropout=0.0, head_units=(256,), head_dropout=0.0, seed=args.seed)
-    compile_for(model, few_y, learning_rate=3e-3)
+                      dropout=0.0, head_units=(512,), head_dropout=0.0, seed=args.seed)
+    compile_for(model, few_y, learning_rate=1e-2)
     report = RichTrainingReport()
     monitor = OverfittingGapMonitor(
         "accuracy",
-        max_gap=0.15,
+        # Forty images are learnt long before the validation digits: the gap is wide from the
+        # first epochs while validation still improves. Judge by the onset alone.
+        max_gap=None,
         patience=4,
         action="restore_best",
         # the gap from an inference-mode pass over the training images, not the running average
-        unbiased_subset=60,
+        unbiased_subset=40,
         train_data=(few_x, few_y),
     )
     history = model.fit(few_x, few_y, validation_data=(data.x_val, data.y_val), epochs=epochs,
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         report.save(args.out / "report.svg")
         plot_history(history, args.out / "curves.png", onset=monitor,
-                     title="60 training digits, no regularisation")
+                     title="40 training digits, no regularisation")
         print(f"wrote {args.out / 'report.svg'} and {args.out / 'curves.png'}")
 
     # 2. The same family with dropout and batch norm, on the full training split.

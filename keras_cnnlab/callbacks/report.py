@@ -37,7 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keras_cnnlab.callbacks.console import LiveDisplay, make_console, recording_console, render_mode
-from keras_cnnlab.callbacks.gap_monitor import attached_monitor, metric_direction
+from keras_cnnlab.callbacks.gap_monitor import attach_report, attached_monitor, metric_direction
 
 __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
 
@@ -136,6 +136,7 @@ class _Run:
         self.monitor = None
         self.direction = None
         self.best_index = None
+        self.notes: list[str] = []
 
 
 class RichTrainingReport(ProgbarLogger):
@@ -264,6 +265,11 @@ class RichTrainingReport(ProgbarLogger):
         train_seconds = sum(r.train_seconds for r in records)
         end = run.end if run.end is not None else time.perf_counter()
         monitor = attached_monitor(self._model) if self._model is not None else None
+        # only a monitor that took part in this fit: it wrote its gap into these logs
+        if monitor is not None and not (
+            records and monitor.last_epoch == records[-1].epoch and any(k.startswith("gap_") for k in last)
+        ):
+            monitor = None
         return TrainingSummary(
             epochs=len(records),
             monitor=run.monitor,
@@ -271,7 +277,7 @@ class RichTrainingReport(ProgbarLogger):
             best_value=best.logs.get(run.monitor) if best else None,
             final_logs=dict(last),
             final_gaps={k: v for k, v in last.items() if k.startswith("gap_")},
-            verdict=monitor.verdict if monitor is not None and monitor._run.last_epoch is not None else None,
+            verdict=monitor.verdict if monitor is not None else None,
             seconds=end - run.start if records else 0.0,
             train_seconds=train_seconds,
             images=total_images,
@@ -390,6 +396,22 @@ class RichTrainingReport(ProgbarLogger):
 
     # -- Keras hooks -----------------------------------------------------------
 
+    def add_note(self, text: str) -> bool:
+        """Print ``text`` under the current epoch's line; ``False`` when not in ``fit``.
+
+        Other callbacks (the gap monitor) use it so that their findings follow
+        the epoch they concern, in the same console.
+        """
+        run = self._run
+        if not run.in_fit:
+            return False
+        run.notes.append(text)
+        return True
+
+    def set_model(self, model):
+        super().set_model(model)
+        attach_report(model, self)
+
     def set_params(self, params):
         self.params = params
         try:  # evaluate/predict outside fit keep Keras's own bar, which reads these
@@ -463,6 +485,8 @@ class RichTrainingReport(ProgbarLogger):
     def on_train_end(self, logs=None):
         run = self._run
         self._flush()
+        if run.mode != "jupyter":
+            self._print_notes()
         run.end = time.perf_counter()
         run.in_fit = False
         run.phase = "done"
@@ -470,7 +494,8 @@ class RichTrainingReport(ProgbarLogger):
         if run.records:
             # the terminal and files showed the opening lines already; Jupyter's one display did not
             opening = self._opening() if run.mode == "jupyter" else []
-            final = Group(*opening, self.table(), self.summary_renderable())
+            notes = [Text(n, style="yellow") for n in run.notes] if run.mode == "jupyter" else []
+            final = Group(*opening, self.table(), *notes, self.summary_renderable())
         if run.display is not None:
             run.display.stop(final)
             run.display = None
@@ -516,6 +541,12 @@ class RichTrainingReport(ProgbarLogger):
         improved = self._update_best(record)
         if run.mode != "jupyter":
             self._console.print(self._epoch_line(record, improved), highlight=False, soft_wrap=True)
+            self._print_notes()
+
+    def _print_notes(self):
+        run = self._run
+        while run.notes:
+            self._console.print(Text(run.notes.pop(0), style="yellow"), soft_wrap=True)
 
     def _update_best(self, record) -> bool:
         run = self._run
@@ -597,6 +628,7 @@ class RichTrainingReport(ProgbarLogger):
             parts += self._opening()
             if run.records:
                 parts.append(self.table())
+            parts += [Text(note, style="yellow") for note in list(run.notes)]
         parts.append(self._progress_line())
         return Group(*parts)
 
