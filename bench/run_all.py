@@ -163,7 +163,7 @@ def render(outcomes, *, info, total, smoke, command) -> str:
     ordered = sorted(outcomes, key=lambda o: o.benchmark.item)
     rows = [{**row, "machine": row.get("machine") or summary} for o in ordered for row in o.rows]
     versions = ", ".join(
-        f"{name} {_common._version(name) or '-'}" for name in ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn")
+        f"{name} {_common.package_version(name) or '-'}" for name in ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn")
     )
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [

@@ -198,12 +198,14 @@ def test_run_all_rejects_unknown_names(capsys):
 @pytest.mark.slow
 def test_bench_blocks_smoke(tmp_path):
     rows = smoke_rows(tmp_path, "bench_blocks.py")
-    assert len(rows) == 3
+    assert len(rows) == 5
     epoch = find(rows, "Blocks: training time per epoch")
     assert epoch["ratio"] > 0 and epoch["target"] == "<= 1.02" and isinstance(epoch["met"], bool)
     params = find(rows, "Blocks: parameter count")
     assert params["value"] == params["baseline"] and params["met"] is True
     assert find(rows, "Blocks: same outputs given the same weights")["met"] is True
+    assert find(rows, "Blocks: operations in the traced training step")["met"] is True
+    assert find(rows, "Blocks: noise floor")["ratio"] > 0
 
 
 @pytest.mark.slow
