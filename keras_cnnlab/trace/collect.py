@@ -454,7 +454,7 @@ class Collector:
         except Exception:  # noqa: BLE001 - an explanation is optional
             row.explanation = None
 
-        reach = self._reach(op, input_shapes, input_reaches, child_reach)
+        reach = self._reach(op, input_shapes, output_shapes, input_reaches, child_reach)
         if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
             row.receptive_field, row.effective_stride = reach.rf, reach.jump
         row.covers_input = reach.covers_input
@@ -505,9 +505,9 @@ class Collector:
         dilation = getattr(op, "dilation_rate", None)
         row.dilation_rate = tuple(dilation) if dilation is not None else None
 
-    def _reach(self, op, input_shapes, input_reaches, child_reach) -> Reach:
+    def _reach(self, op, input_shapes, output_shapes, input_reaches, child_reach) -> Reach:
         reach_in = _merge(input_reaches)
-        kind = costs.reach_kind(op, input_shapes)
+        kind = costs.reach_kind(op, input_shapes, output_shapes)
         if kind == "global":
             return GLOBAL
         if kind == "pointwise":
