@@ -541,3 +541,22 @@ def test_subclassed_call_that_needs_backend_tensors():
         ("gap", (None, 3)),
     ]
     assert trace.totals.params == model.count_params()
+
+
+@multibackend
+def test_two_inputs_keras_ops_and_layers_without_rules():
+    a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 2))
+    x = keras.layers.Concatenate(name="concat")([a, b])
+    x = keras.layers.Conv2D(4, 3, strides=2, name="conv", **Z)(x)
+    x = keras.ops.relu(x)
+    x = keras.layers.Reshape((9, 4), name="reshape")(x)
+    out = keras.layers.Dense(2, name="dense", **Z)(keras.layers.Flatten(name="flat")(x))
+    model = keras.Model([a, b], out)
+    trace = trace_shapes(model)
+    assert trace.totals.input_shape == [(None, 8, 8, 3), (None, 8, 8, 2)]
+    assert trace.row("concat").explanation == "3 + 2 = 5 along axis -1"
+    relu = next(r for r in trace.rows if r.family == "ops.Relu")
+    assert relu.flops == 3 * 3 * 4 and relu.receptive_field == (3, 3)
+    assert trace.row("reshape").receptive_field is None  # no rule: unknown, not guessed
+    assert trace.totals.params == model.count_params()
+    assert [r.path for r in trace.rows] == [r.path for r in trace_shapes(model, [(8, 8, 3), (8, 8, 2)]).rows]
