@@ -3,7 +3,8 @@
 A small fast CNN on the digits (8x8, batch 32), where per-batch overhead shows
 most. Variants, each a full ``fit`` with validation, alternated round by round
 (A B C ..., then ... C B A) so that machine noise hits them alike; figures are
-medians, and a ratio is the median of the per-round ratios to ``verbose=0``:
+medians, and a ratio is the median of the per-round ratios to ``verbose=0``,
+for wall time and for the process's CPU time (steadier on a shared machine):
 
 * ``verbose=0``: no output, the baseline;
 * Keras's progress bar (``verbose=1``) written to a file, and to a pseudo-terminal;
@@ -128,17 +129,23 @@ def _tqdm_keras():
 
 
 def alternate(variants, rounds):
-    """Wall time of each variant per round; odd rounds run in reverse order."""
+    """Wall and CPU time of each variant per round; odd rounds run in reverse order.
+
+    CPU time is this process's, all its threads: on a shared machine it moves far
+    less with the load of other processes than wall time does.
+    """
     names = list(variants)
     for name in names:  # warm-up: tracing, first-call costs
         variants[name]()
-    samples = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     for r in range(rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             variants[name]()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def paired_ratio(samples, name, baseline):
@@ -151,6 +158,51 @@ def spread(values):
         return (values[-1] - values[0]) / 2 / statistics.median(values)
     q1, _, q3 = statistics.quantiles(values, n=4)
     return (q3 - q1) / 2 / statistics.median(values)
+
+
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_test_begin",
+         "on_test_batch_end", "on_epoch_end", "on_train_end")
+
+
+def time_in_hooks(model, data, sink, *, epochs, batch_size):
+    """One fit with our callbacks, their hooks timed: seconds in hooks, in redraws, in fit.
+
+    Only the hooks a callback overrides are wrapped (wrapping an inherited batch hook
+    would switch off Keras's background dispatch). Redraws run on rich's refresh
+    thread; their time is measured by wrapping ``Live.refresh``.
+    """
+    from rich.live import Live
+
+    x, y, val = data
+    console = Console(file=sink, width=120)
+    callbacks = [RichTrainingReport(console), OverfittingGapMonitor(console=console)]
+    trace = shape_trace_callback(console)
+    if trace is not None:
+        callbacks.insert(0, trace)
+    spent = {"hooks": 0.0, "redraws": 0.0}
+
+    def timed(fn, key):
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - start
+        return wrapper
+
+    for cb in callbacks:
+        for name in HOOKS:
+            if getattr(type(cb), name) is not getattr(keras.callbacks.Callback, name):
+                setattr(cb, name, timed(getattr(cb, name), "hooks"))
+    original = Live.refresh
+    Live.refresh = timed(original, "redraws")
+    try:
+        start = time.perf_counter()
+        model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch_size, callbacks=callbacks)
+        total = time.perf_counter() - start
+    finally:
+        Live.refresh = original
+    return spent["hooks"], spent["redraws"], total
 
 
 def build_model(input_shape, num_classes):
@@ -191,11 +243,19 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 7, smoke 2)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per fit (default 3, smoke 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="TensorFlow intra- and inter-op threads (default 1: a tiny model gains "
+                             "nothing from more, and one thread keeps timings steady; 0: TF's default)")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.smoke else 7)
     epochs = args.epochs or (1 if args.smoke else 3)
     command = command_line(argv)
+    if args.threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     digits = load_dataset("digits")
     n = 256 if args.smoke else len(digits.x_train)
@@ -207,7 +267,10 @@ def main(argv=None) -> list[dict]:
         sinks = Sinks(directory)
         try:
             variants, ours = make_variants(model, data, sinks, epochs=epochs, batch_size=args.batch_size)
-            samples = alternate(variants, rounds)
+            samples, cpu = alternate(variants, rounds)
+            hooks = {sink: time_in_hooks(model, data, getattr(sinks, key), epochs=epochs,
+                                         batch_size=args.batch_size)
+                     for sink, key in (("to a file", "file"), ("to a terminal", "pty"))}
         finally:
             sinks.close()
 
@@ -215,7 +278,9 @@ def main(argv=None) -> list[dict]:
     steps = -(-n // args.batch_size)
     rows = []
     for name, values in samples.items():
-        ratio = None if name == base else paired_ratio(samples, name, base)
+        ratio = cpu_ratio = None
+        if name != base:
+            ratio, cpu_ratio = paired_ratio(samples, name, base), paired_ratio(cpu, name, base)
         target = met = None
         if name.startswith(ours):
             sink = name.rsplit(", ", 1)[1]
@@ -231,14 +296,29 @@ def main(argv=None) -> list[dict]:
             "met": met,
             "command": command,
             "machine": machine(),
+            "cpu_seconds": statistics.median(cpu[name]),
+            "cpu_ratio": cpu_ratio,
         })
 
-    print("| variant | median fit time | ratio to verbose=0 | target met? |\n|---|---|---|---|")
+    print("| variant | median fit time (wall) | ratio to verbose=0 (wall) | CPU time | ratio (CPU) "
+          "| target met? (wall) |\n|---|---|---|---|---|---|")
     for name, row in zip(samples, rows):
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.3f}"
+        cpu_ratio = "-" if row["cpu_ratio"] is None else f"{row['cpu_ratio']:.3f}"
         met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
-        print(f"| {name} | {row['value']} | {ratio} | {met} |")
-    print(f"\n{rounds} rounds, alternating; {machine()}\ncommand: {command}")
+        print(f"| {name} | {row['value']} | {ratio} | {row['cpu_seconds']:.3f} s | {cpu_ratio} | {met} |")
+    print()
+    for sink, (in_hooks, in_redraws, total) in hooks.items():
+        print(f"{ours}, {sink}: {in_hooks * 1e3:.1f} ms in callback hooks + {in_redraws * 1e3:.1f} ms "
+              f"in redraws (refresh thread) of a {total:.3f} s fit = {(in_hooks + in_redraws) / total:.2%}")
+        rows.append({
+            "figure": f"time inside {ours} hooks and redraws, {sink}, one fit",
+            "value": f"{(in_hooks + in_redraws) * 1e3:.1f} ms of {total:.3f} s",
+            "baseline": None, "ratio": (in_hooks + in_redraws) / total, "target": None, "met": None,
+            "command": command, "machine": machine(),
+        })
+    threads = f"TF threads {args.threads}" if args.threads else "TF threads: default"
+    print(f"\n{rounds} rounds, alternating; {machine()}, {threads}\ncommand: {command}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return rows

@@ -8,6 +8,7 @@ no control characters; Jupyter gets one rich display. Callers pass
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -128,6 +129,8 @@ class LiveDisplay:
                 transient=True,
             )
             self._live.start()
+            # fit has no hook for an exception: at least give the terminal its cursor back
+            atexit.register(self.stop)
         elif self.mode == "jupyter":
             import threading
 
@@ -141,7 +144,11 @@ class LiveDisplay:
     def stop(self, final=None) -> None:
         """Stop refreshing. ``final`` is printed (terminal) or shown in place (Jupyter)."""
         if self._live is not None:
+            atexit.unregister(self.stop)
+            thread = getattr(self._live, "_refresh_thread", None)
             self._live.stop()
+            if thread is not None:  # Live.stop only signals its thread; leave none behind
+                thread.join(timeout=2.0)
             self._live = None
             if final is not None:
                 self.console.print(final)
