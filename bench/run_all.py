@@ -146,7 +146,7 @@ def targets_section(rows) -> list[str]:
             lines.append(f"- met: {row['figure']}: {_common.fmt_value(row['value'])} ({row['target']})")
         elif row.get("met") is False:
             ratio = "" if row.get("ratio") is None else f", ratio {row['ratio']:.3f}"
-            reason = f" Reason: {row['note']}" if row.get("note") else ""
+            reason = f" Note: {row['note']}" if row.get("note") else ""
             lines.append(
                 f"- **missed**: {row['figure']}: {_common.fmt_value(row['value'])}{ratio} "
                 f"(target {row['target']}).{reason}"
