@@ -157,7 +157,7 @@ def test_run_all_collects_rows_and_reports_missing_and_failing_scripts(tmp_path)
     assert "augment: bench_augment.py | not available (script missing)" in text
     assert "trace: malformed row | failed (missing key 'value'" in text
     assert "- met: Blocks: epoch: 1 s (<= 1.02)" in text
-    assert "- **missed**: Blocks: other: 1 s, ratio 1.500 (target <= 1.02). Reason: machine busy" in text
+    assert "- **missed**: Blocks: other: 1 s, ratio 1.500 (target <= 1.02). Note: machine busy" in text
     # Rows are in benchmark order (blocks 1, augment 5, trace 6, import 7), whatever the running order.
     order = [text.index(s) for s in ("Blocks: epoch", "bench_augment.py", "trace: malformed", "import: bench_import.py")]
     assert order == sorted(order)
