@@ -27,8 +27,8 @@ from __future__ import annotations
 import sys
 
 import keras
-
 from _common import heading, load, parser
+
 from keras_cnnlab import (
     OverfittingGapMonitor,
     RichTrainingReport,

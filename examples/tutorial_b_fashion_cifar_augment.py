@@ -34,6 +34,7 @@ from pathlib import Path
 
 from _common import heading, load
 from _common import parser as base_parser
+
 from keras_cnnlab import (
     OverfittingGapMonitor,
     RichTrainingReport,
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
                                              batch_size=args.batch_size, curves=args.curves)
         augmented = build_architecture(
             "deep_simple", data.input_shape, data.num_classes, seed=args.seed,
-            augmentation=augmentation_preset("standard", seed=args.seed), name="deep_simple_aug",
+            augmentation=augmentation_preset("standard", seed=args.seed),
         )
         results["cifar deep_simple + standard"] = train(
             "deep_simple_aug", augmented, data, epochs=epochs, batch_size=args.batch_size, curves=args.curves,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 
 from _common import heading, load, parser
+
 from keras_cnnlab import (
     OverfittingGapMonitor,
     RichTrainingReport,

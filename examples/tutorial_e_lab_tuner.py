@@ -29,8 +29,8 @@ import sys
 import tempfile
 
 import keras_tuner
-
 from _common import heading, load, parser
+
 from keras_cnnlab import (
     CNNHyperModel,
     OverfittingGapMonitor,

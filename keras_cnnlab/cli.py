@@ -385,7 +385,13 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None,
     from keras_cnnlab.models import compile_for
 
     augmentation, preset = _augmentation(preset, dataset, strength=strength, seed=args.seed)
-    model = _build(arch, data.input_shape, data.num_classes, augmentation=augmentation, seed=args.seed)
+    from keras_cnnlab.shapes import ShapeError
+
+    try:
+        model = _build(arch, data.input_shape, data.num_classes, augmentation=augmentation, seed=args.seed)
+    except ShapeError as error:
+        shape = ",".join(str(n) for n in data.input_shape)
+        raise CLIError(f"{_one_line(error)} Every step: cnnlab trace --arch {arch} --input-shape {shape}") from None
     print(f"{data}; network {arch!r} with augmentation {preset!r}")
     _print_trace(model)
 
