@@ -32,5 +32,12 @@ test-backends: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n 2 --dist loadgroup -m multibackend
 	KERAS_BACKEND=torch $(PY) -m pytest -n 2 --dist loadgroup -m multibackend
 
+# Every benchmark; rewrites bench/RESULTS.md (about 20 minutes on 2 cores).
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
+
 clean:
 	rm -rf $(VENV) build dist site *.egg-info

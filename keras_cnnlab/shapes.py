@@ -38,6 +38,9 @@ __all__ = [
     "conv_block_ops",
     "conv_block_output_shape",
     "explain_stack",
+    "conv_macs",
+    "dense_macs",
+    "pool_flops",
 ]
 
 PADDINGS = ("valid", "same")
@@ -384,3 +387,63 @@ def conv_block_output_shape(
 def explain_stack(input_size: Sequence[int | None], ops: Iterable[SpatialOp]) -> str:
     """Every step of a stack on one line each, for messages and docs."""
     return "\n".join(step.explanation for step in trace_spatial(input_size, ops))
+
+
+def _prod(values: Iterable[int]) -> int:
+    total = 1
+    for v in values:
+        total *= int(v)
+    return total
+
+
+def conv_macs(
+    output_size: Sequence[int],
+    kernel_size: Sequence[int],
+    in_channels: int,
+    out_channels: int,
+    *,
+    groups: int = 1,
+) -> int:
+    """Multiply-accumulates of a convolution: one per kernel tap, input channel and output.
+
+    ``prod(output_size) * prod(kernel_size) * (in_channels / groups) * out_channels``;
+    for Conv2D that is ``H_out * W_out * k_h * k_w * C_in * C_out``. Works for any
+    number of spatial axes. A depthwise convolution is ``groups == in_channels``.
+
+    >>> conv_macs((32, 32), (3, 3), 3, 32)
+    884736
+    """
+    if in_channels % groups:
+        raise ValueError(
+            f"Invalid value for argument `groups`: it must divide in_channels={in_channels}. "
+            f"Received groups={groups!r}."
+        )
+    return _prod(output_size) * _prod(kernel_size) * (in_channels // groups) * out_channels
+
+
+def dense_macs(in_features: int, out_features: int, *, positions: int = 1) -> int:
+    """Multiply-accumulates of a Dense layer: ``positions * in_features * out_features``.
+
+    ``positions`` counts the vectors the layer is applied to (the product of the
+    axes between batch and features; 1 for a flat input).
+
+    >>> dense_macs(1152, 64)
+    73728
+    """
+    return positions * in_features * out_features
+
+
+def pool_flops(output_elements: int, pool_size: Sequence[int], kind: str) -> int:
+    """Floating-point operations of a pooling window applied ``output_elements`` times.
+
+    Max pooling compares ``k - 1`` pairs per output; average pooling adds ``k - 1``
+    values and divides once, ``k`` operations, where ``k`` is the window's area.
+    """
+    window = _prod(pool_size)
+    if kind == "maxpool":
+        return output_elements * (window - 1)
+    if kind == "avgpool":
+        return output_elements * window
+    raise ValueError(
+        f"Invalid value for argument `kind`. Expected 'maxpool' or 'avgpool'. Received kind={kind!r}."
+    )

@@ -6,10 +6,13 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-# CI: bounded examples, no deadline (backends compile on first call).
+BACKEND = keras.backend.backend()
+
+# CI: bounded examples, no deadline (backends compile on first call). JAX and PyTorch
+# recompile for every new shape, so they draw fewer examples than TensorFlow.
 settings.register_profile(
     "ci",
-    max_examples=12,
+    max_examples=12 if BACKEND == "tensorflow" else 6,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,
@@ -21,8 +24,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-BACKEND = keras.backend.backend()
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ def independent_param_count(case):
     total = 0
     size = (h, w)
     for f in case["filters"]:
-        for i in range(case["convs"]):
+        for _ in range(case["convs"]):
             k = case["kernel_size"]
             total += k * k * c * f + (2 * f if case["batch_norm"] else f)
             total += 2 * f if case["batch_norm"] else 0  # moving mean and variance

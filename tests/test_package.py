@@ -37,7 +37,6 @@ def test_import_is_light():
 
 def test_public_names_resolve():
     import keras_cnnlab
-
     from keras_cnnlab import ConvBlock, build_cnn, load_dataset
 
     assert ConvBlock.__module__ == "keras_cnnlab.blocks.conv_block"

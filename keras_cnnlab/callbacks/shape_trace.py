@@ -1,0 +1,102 @@
+"""ShapeTraceCallback: the shape trace of the model being trained, once, before the first batch."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import keras
+
+from keras_cnnlab.trace.tracer import DEFAULT_DEPTH, trace_shapes
+
+__all__ = ["ShapeTraceCallback"]
+
+
+class ShapeTraceCallback(keras.callbacks.Callback):
+    """Print (or save) the model's shape trace when training starts.
+
+    At ``on_train_begin``, before the first batch, the model is traced with
+    :func:`keras_cnnlab.trace_shapes` (the model is built by then; no data goes
+    through it) and the trace is printed, written to ``path``, or both. Survives
+    ``copy.deepcopy`` (KerasTuner copies callbacks for every trial): the copies
+    share the console and trace their own trial's model.
+
+    Args:
+        path: a file to write the trace to; the suffix picks the format
+            (``.json``, ``.html``, ``.svg``, anything else plain text). The
+            file is replaced at each ``fit``.
+        console: where to print: ``None`` (standard output, unless ``path`` is
+            given), a path, a writable file or a ``rich.console.Console``.
+        batch_size: the batch size of the memory figures (Keras's ``fit``
+            default is 32).
+        depth: deepest row level, as for :func:`~keras_cnnlab.trace_shapes`.
+        optimizer: ``None`` for the compiled optimizer, or a name or optimizer.
+        columns: column names, ``"all"`` or ``None`` for the defaults.
+        input_shape: the sample shape for models whose input sizes are unknown.
+
+    Attributes:
+        trace: the last :class:`~keras_cnnlab.trace.ShapeTrace`, ``None`` before
+            training starts.
+
+    Example:
+
+    ```python
+    model.fit(x, y, epochs=5, callbacks=[ShapeTraceCallback(path="trace.txt")])
+    ```
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        console=None,
+        *,
+        batch_size: int = 32,
+        depth: int = DEFAULT_DEPTH,
+        optimizer=None,
+        columns=None,
+        input_shape=None,
+    ):
+        super().__init__()
+        from keras_cnnlab.trace import render
+        from keras_cnnlab.trace.tracer import _check_int
+
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ValueError(
+                "Invalid value for argument `path`. Expected a file path or None. "
+                f"Received path={path!r}."
+            )
+        self.path = None if path is None else os.fspath(path)
+        self.console = console
+        self.batch_size = _check_int(batch_size, "batch_size", 1)
+        self.depth = _check_int(depth, "depth", 0)
+        self.optimizer = optimizer
+        self.columns = None if columns is None else render.check_columns(columns)
+        self.input_shape = input_shape
+        self.trace = None
+
+    def on_train_begin(self, logs=None):
+        from keras_cnnlab.trace import render
+
+        self.trace = trace_shapes(
+            self.model,
+            self.input_shape,
+            batch_size=self.batch_size,
+            depth=self.depth,
+            optimizer=self.optimizer,
+        )
+        if self.path is not None:
+            self.trace.save(self.path, self.columns)
+        if self.path is None or self.console is not None:
+            render.print_trace(self.trace, columns=self.columns, console=self.console)
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key in ("console", "optimizer"):
+                new.__dict__[key] = value  # output sinks and optimizers are shared, not copied
+            elif key in ("_model", "trace"):
+                new.__dict__[key] = None
+            else:
+                new.__dict__[key] = copy.deepcopy(value, memo)
+        return new

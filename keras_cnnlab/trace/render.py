@@ -1,0 +1,238 @@
+"""Drawing a ShapeTrace with rich: a table, the totals and the findings.
+
+Imported only when a trace is rendered, so tracing alone never loads rich.
+Where the output goes (terminal, file, notebook) is decided by
+:mod:`keras_cnnlab.callbacks.console`.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from keras_cnnlab.callbacks.console import open_console, recording_console
+from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
+
+__all__ = ["COLUMNS", "DEFAULT_COLUMNS", "check_columns", "renderable", "export", "print_trace"]
+
+
+def _shape(value) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, list):
+        return "; ".join(_shape(v) for v in value)
+    return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
+
+
+def _pair(values) -> str:
+    if values is None:
+        return ""
+    values = tuple(values)
+    if len(set(values)) == 1 and len(values) == 2:
+        return str(values[0])
+    return "x".join(str(v) for v in values)
+
+
+def _xy(values) -> str:
+    return "x".join("?" if v is None else str(v) for v in values)
+
+
+def _window(row: LayerTrace) -> str:
+    if row.kernel_size is None:
+        return ""
+    k = row.kernel_size
+    text = "x".join(str(v) for v in k)
+    if row.strides is not None:
+        text += f" s{_pair(row.strides)}"
+    if row.padding:
+        text += f" {row.padding}"
+    if row.dilation_rate is not None and any(d != 1 for d in row.dilation_rate):
+        text += f" d{_pair(row.dilation_rate)}"
+    return text
+
+
+def _count(value) -> str:
+    """A large count, short: 884.7K, 19.9M, 1.2G."""
+    if value is None:
+        return "unknown"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.1f}{unit}"
+    return str(value)
+
+
+def _bytes(value) -> str:
+    if value is None:
+        return "unknown"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value} B"
+
+
+def _rf(row: LayerTrace) -> str:
+    if row.covers_input:
+        return "all"
+    return _pair(row.receptive_field) if row.receptive_field else ""
+
+
+def _layer(row: LayerTrace) -> Text:
+    text = Text("  " * row.depth)
+    text.append(row.name, style="bold" if row.depth == 0 else "")
+    text.append(f" ({row.type})", style="dim")
+    if row.note and row.note.startswith("shares"):
+        text.append(f" [{row.note}]", style="dim")
+    return text
+
+
+# name -> (header, cell, justify)
+COLUMNS = {
+    "layer": ("Layer (type)", _layer, "left"),
+    "type": ("Type", lambda r: r.type, "left"),
+    "input": ("Input shape", lambda r: _shape(r.input_shape), "left"),
+    "output": ("Output shape", lambda r: _shape(r.output_shape) if not r.error else "not traced", "left"),
+    "kernel": ("Window", _window, "left"),
+    "explain": ("Shape arithmetic", lambda r: r.explanation or "", "left"),
+    "params": ("Params", lambda r: f"{r.params:,}", "right"),
+    "trainable": ("Trainable", lambda r: f"{r.trainable_params:,}", "right"),
+    "non_trainable": ("Non-trainable", lambda r: f"{r.non_trainable_params:,}", "right"),
+    "macs": ("MACs", lambda r: _count(r.macs), "right"),
+    "flops": ("FLOPs", lambda r: _count(r.flops), "right"),
+    "memory": ("Activations", lambda r: _bytes(r.activation_bytes) if r.output_shape else "", "right"),
+    "rf": ("RF", _rf, "right"),
+    "stride": ("Stride", lambda r: _pair(r.effective_stride) if r.effective_stride else "", "right"),
+}
+DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")
+
+
+def check_columns(columns) -> tuple[str, ...]:
+    """Resolve ``columns`` (``None``, ``"all"`` or a sequence of names) to names."""
+    if columns is None:
+        return DEFAULT_COLUMNS
+    if columns == "all":
+        return tuple(COLUMNS)
+    if isinstance(columns, str):
+        columns = (columns,)
+    try:
+        names = tuple(columns)
+    except TypeError:
+        names = (columns,)
+    bad = [c for c in names if c not in COLUMNS]
+    if bad or not names:
+        raise ValueError(
+            f"Invalid value for argument `columns`. Expected names from {list(COLUMNS)} or "
+            f"'all'. Received columns={columns!r}."
+        )
+    return names
+
+
+def _table(trace: ShapeTrace, columns) -> Table:
+    flagged = {f.layer for f in trace.findings if f.layer and f.severity == "warning"}
+    table = Table(
+        title=f"Shape trace of {trace.model_name!r}",
+        box=box.SIMPLE_HEAD,
+        show_lines=False,
+        title_justify="left",
+    )
+    for name in columns:
+        header, _, justify = COLUMNS[name]
+        # Figures never wrap; text columns wrap only when the console is too narrow.
+        table.add_column(
+            header,
+            justify=justify,
+            no_wrap=justify == "right",
+            overflow="fold",
+            min_width=20 if name == "explain" else None,
+        )
+    for row in trace.rows:
+        cells = [COLUMNS[name][1](row) for name in columns]
+        style = "yellow" if row.path in flagged else ("dim" if row.depth > 0 else None)
+        table.add_row(*cells, style=style)
+    return table
+
+
+def _totals(trace: ShapeTrace) -> Text:
+    t = trace.totals
+    lines = Text()
+    lines.append(f"Input {_shape(t.input_shape)} -> output {_shape(t.output_shape)}\n")
+    lines.append(
+        f"Params: {t.params:,} (trainable {t.trainable_params:,}, non-trainable "
+        f"{t.non_trainable_params:,}), weights {_bytes(t.weight_bytes)}\n",
+        style="bold",
+    )
+    if t.optimizer is not None:
+        lines.append(f"Optimizer state ({t.optimizer}): {_bytes(t.optimizer_state_bytes)}\n")
+    lines.append(
+        f"Activations for a batch of {t.batch_size}: {_bytes(t.activation_bytes)} "
+        "(input and every layer output, as kept for the backward pass)\n"
+    )
+    compute = f"Compute per sample: {_count(t.macs)} MACs, {_count(t.flops)} FLOPs"
+    if t.unknown_cost_layers:
+        compute += f" (+ {len(t.unknown_cost_layers)} layer(s) of unknown cost)"
+    lines.append(compute + "\n")
+    if t.receptive_field is not None:
+        text = f"Receptive field of the last feature map: {_xy(t.receptive_field)}"
+        if t.input_size is not None:
+            text += f" of the {_xy(t.input_size)} input"
+        if t.effective_stride is not None:
+            text += f", effective stride {_pair(t.effective_stride)}"
+        lines.append(text + "\n")
+    lines.rstrip()
+    return lines
+
+
+def _findings(trace: ShapeTrace) -> Text | None:
+    if not trace.findings:
+        return None
+    text = Text("Findings\n", style="bold")
+    for f in trace.findings:
+        label = "warning" if f.severity == "warning" else "note"
+        text.append(f"- {label}: ", style="yellow" if f.severity == "warning" else "cyan")
+        text.append(f.message + "\n")
+    text.rstrip()
+    return text
+
+
+def renderable(trace: ShapeTrace, columns=None) -> Group:
+    """The table, totals and findings as one rich renderable."""
+    parts = [_table(trace, check_columns(columns)), _totals(trace)]
+    found = _findings(trace)
+    if found is not None:
+        parts += [Text(""), found]
+    return Group(*parts)
+
+
+_FRAGMENT = (
+    '<pre style="white-space:pre;overflow-x:auto;line-height:normal;'
+    "font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace\">{code}</pre>"
+)
+
+
+#: Width of text, HTML and SVG exports and of output to files.
+WIDTH = 140
+
+
+def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, title=None) -> str:
+    """Render to ``"text"``, ``"html"``, ``"html_fragment"`` or ``"svg"``."""
+    console = recording_console(width)
+    try:
+        console.print(renderable(trace, columns))
+        if kind == "text":
+            return console.export_text(styles=False)
+        if kind == "html":
+            return console.export_html(inline_styles=True)
+        if kind == "html_fragment":
+            return console.export_html(inline_styles=True, code_format=_FRAGMENT)
+        if kind == "svg":
+            return console.export_svg(title=title or f"Shape trace: {trace.model_name}")
+    finally:
+        console.file.close()
+    raise ValueError(f"Unknown export kind {kind!r}.")
+
+
+def print_trace(trace: ShapeTrace, *, columns=None, console=None) -> None:
+    """Print ``trace`` once to ``console`` (see :func:`keras_cnnlab.callbacks.console.make_console`)."""
+    with open_console(console, width=WIDTH) as out:
+        out.print(renderable(trace, columns))

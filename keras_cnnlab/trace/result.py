@@ -1,0 +1,305 @@
+"""The structured result of a shape trace: rows, totals and findings.
+
+Everything here is plain data (dataclasses of ints, strings and tuples), so a
+caller can read any figure without parsing text. Rendering lives in
+:mod:`keras_cnnlab.trace.render` and only loads rich when asked to draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+__all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace"]
+
+Shape = tuple  # a shape with the batch axis first, ``None`` for unknown sizes
+
+
+@dataclasses.dataclass
+class LayerTrace:
+    """One layer call of the traced model.
+
+    Attributes:
+        path: unique name in the tree, e.g. ``"block1/conv1"``; a shared layer's
+            later calls get ``"@2"``, ``"@3"``... appended.
+        name: the layer's name.
+        type: the layer's class name.
+        family: the built-in type whose rules apply (``"Conv2D"`` for a
+            subclass of Conv2D), else the class name.
+        depth: 0 for the model's own layers, 1 for their parts, and so on.
+        parent: ``path`` of the enclosing layer, ``None`` at depth 0.
+        input_shape: the input shape, or a list of shapes for several inputs.
+        output_shape: the output shape (or a list); ``None`` when it could not
+            be traced.
+        dtype: the dtype of the output (the layer's compute dtype).
+        data_format: ``"channels_last"`` or ``"channels_first"`` for layers that
+            have one, else ``None``.
+        kernel_size, strides, padding, dilation_rate: the window of a
+            convolution or pooling layer, ``None`` elsewhere.
+        explanation: the shape arithmetic in words, from
+            :mod:`keras_cnnlab.shapes`, e.g. ``"maxpool 2 s2 valid: 7 -> 3
+            (floor drops 1 row and 1 column)"``.
+        trainable_params, non_trainable_params: weights of this layer and its
+            parts (0 on the later calls of a shared layer).
+        macs: multiply-accumulates per sample, ``None`` when unknown.
+        flops: floating-point operations per sample, ``None`` when unknown.
+        activation_bytes: bytes of this layer's output for the trace's batch size.
+        receptive_field: ``(height, width)`` of the input window that one
+            output position sees, ``None`` when not spatial or unknown.
+        effective_stride: input pixels between two neighbouring output
+            positions (the "jump").
+        covers_input: whether each output value depends on the whole input
+            (after Flatten, global pooling or a Dense on flat features).
+        has_children: whether rows for this layer's parts follow it.
+        note: a remark such as ``"shares weights with 'conv'"`` or why a cost
+            is unknown.
+        error: why this layer's output (or its parts) could not be traced.
+    """
+
+    path: str
+    name: str
+    type: str
+    depth: int
+    family: str | None = None
+    parent: str | None = None
+    input_shape: Shape | list[Shape] | None = None
+    output_shape: Shape | list[Shape] | None = None
+    dtype: str | None = None
+    data_format: str | None = None
+    kernel_size: tuple | None = None
+    strides: tuple | None = None
+    padding: str | None = None
+    dilation_rate: tuple | None = None
+    explanation: str | None = None
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    macs: int | None = None
+    flops: int | None = None
+    activation_bytes: int | None = None
+    receptive_field: tuple[int, int] | None = None
+    effective_stride: tuple[int, int] | None = None
+    covers_input: bool = False
+    has_children: bool = False
+    note: str | None = None
+    error: str | None = None
+
+    @property
+    def params(self) -> int:
+        """Trainable plus non-trainable parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    def to_dict(self) -> dict:
+        """The row as JSON-ready data (tuples become lists)."""
+        data = dataclasses.asdict(self)
+        data["params"] = self.params
+        return _jsonable(data)
+
+
+@dataclasses.dataclass
+class TraceTotals:
+    """Whole-model figures.
+
+    Attributes:
+        input_shape, output_shape: of the model (lists for several inputs/outputs).
+        trainable_params, non_trainable_params: unique weights, as
+            ``model.count_params()`` counts them.
+        weight_bytes: memory of all weights.
+        optimizer: the optimizer the state estimate is for, or ``None``.
+        optimizer_state_bytes: memory of the optimizer's slots (Adam keeps two
+            per trainable weight), ``None`` when no or an unknown optimizer.
+        batch_size: the batch size the activation figures are for.
+        input_bytes: memory of one input batch.
+        activation_bytes: the input batch plus every layer output of the batch,
+            what training keeps for the backward pass (views such as Flatten and
+            Reshape excluded); ``None`` when a size is unknown.
+        macs, flops: per sample, summed over layers with a known cost.
+        unknown_cost_layers: paths of the layers left out of ``macs``/``flops``.
+        receptive_field: receptive field of the last spatial feature map.
+        effective_stride: its effective stride.
+        input_size: ``(height, width)`` of the input, for comparison.
+    """
+
+    input_shape: Shape | list[Shape] | None = None
+    output_shape: Shape | list[Shape] | None = None
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    weight_bytes: int = 0
+    optimizer: str | None = None
+    optimizer_state_bytes: int | None = None
+    batch_size: int = 1
+    input_bytes: int | None = None
+    activation_bytes: int | None = None
+    macs: int = 0
+    flops: int = 0
+    unknown_cost_layers: list[str] = dataclasses.field(default_factory=list)
+    receptive_field: tuple[int, int] | None = None
+    effective_stride: tuple[int, int] | None = None
+    input_size: tuple | None = None
+
+    @property
+    def params(self) -> int:
+        """Trainable plus non-trainable parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["params"] = self.params
+        return _jsonable(data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """Something in the trace worth a look.
+
+    Attributes:
+        kind: one of ``"floor_drop"``, ``"early_collapse"``,
+            ``"flatten_dense_params"``, ``"receptive_field"``, ``"untraced"``,
+            ``"unknown_cost"``.
+        message: what was found and how to fix it.
+        layer: path of the row it concerns, if any.
+        severity: ``"warning"`` or ``"info"``.
+    """
+
+    kind: str
+    message: str
+    layer: str | None = None
+    severity: str = "warning"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ShapeTrace:
+    """The shape trace of a model: rows, totals and findings.
+
+    Build one with :func:`keras_cnnlab.trace_shapes`. Render it with
+    :meth:`to_text`, :meth:`save_html`, :meth:`save_svg` or
+    ``rich.print(trace)``; read figures from :attr:`rows` and :attr:`totals`.
+
+    Attributes:
+        model_name: the traced model's name.
+        rows: one :class:`LayerTrace` per layer call, in execution order, each
+            followed by its parts, down to ``depth``.
+        totals: the :class:`TraceTotals`.
+        findings: the :class:`Finding` list, computed over every layer
+            (including parts deeper than ``depth``).
+        depth: the deepest row level kept.
+    """
+
+    model_name: str
+    rows: list[LayerTrace]
+    totals: TraceTotals
+    findings: list[Finding]
+    depth: int
+
+    def row(self, key: str) -> LayerTrace:
+        """The row with this path (``"block1/conv1"``), or the only row with this name."""
+        for row in self.rows:
+            if row.path == key:
+                return row
+        named = [row for row in self.rows if row.name == key]
+        if len(named) == 1:
+            return named[0]
+        known = ", ".join(row.path for row in self.rows)
+        raise KeyError(
+            f"No row {key!r} in the trace of {self.model_name!r}"
+            + (" (several rows have that name; use the path)" if named else "")
+            + f". Rows: {known}."
+        )
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """Findings of severity ``"warning"``."""
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def to_dict(self) -> dict:
+        """The whole trace as JSON-ready data."""
+        return {
+            "model": self.model_name,
+            "depth": self.depth,
+            "rows": [row.to_dict() for row in self.rows],
+            "totals": self.totals.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    # Rendering: rich is imported only here, on demand.
+
+    def to_text(self, columns=None, *, width: int = 140) -> str:
+        """The rendered table, totals and findings as plain text (no control characters).
+
+        Args:
+            columns: column names (see :data:`keras_cnnlab.trace.COLUMNS`),
+                ``"all"``, or ``None`` for the defaults.
+            width: line width (140 by default, to fit the default columns).
+        """
+        from keras_cnnlab.trace import render
+
+        return render.export(self, "text", columns=columns, width=width)
+
+    def save_html(self, path, columns=None, *, width: int = 140) -> str:
+        """Write the rendered trace as a standalone HTML page; returns the path."""
+        from keras_cnnlab.trace import render
+
+        return _write(path, render.export(self, "html", columns=columns, width=width))
+
+    def save_svg(self, path, columns=None, *, width: int = 140, title: str | None = None) -> str:
+        """Write the rendered trace as an SVG image (a terminal screenshot); returns the path."""
+        from keras_cnnlab.trace import render
+
+        text = render.export(self, "svg", columns=columns, width=width, title=title)
+        return _write(path, text)
+
+    def save(self, path, columns=None, *, width: int = 140) -> str:
+        """Write the trace in the format its suffix names: .json, .html, .svg, else text."""
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        if suffix == ".json":
+            return _write(path, self.to_json())
+        if suffix in (".html", ".htm"):
+            return self.save_html(path, columns, width=width)
+        if suffix == ".svg":
+            return self.save_svg(path, columns, width=width)
+        return _write(path, self.to_text(columns, width=width))
+
+    def __rich__(self):
+        from keras_cnnlab.trace import render
+
+        return render.renderable(self)
+
+    def _repr_html_(self) -> str:
+        from keras_cnnlab.trace import render
+
+        return render.export(self, "html_fragment")
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        totals = self.totals
+        return (
+            f"ShapeTrace(model={self.model_name!r}, rows={len(self.rows)}, "
+            f"params={totals.params:,}, flops={totals.flops:,}, findings={len(self.findings)})"
+        )
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _write(path, text: str) -> str:
+    path = os.fspath(path)
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path

@@ -1,0 +1,579 @@
+"""CNNHyperModel: a KerasTuner HyperModel built from ConvBlock and ClassifierHead."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import re
+import time
+import warnings
+
+import keras
+import keras_tuner
+import numpy as np
+
+from keras_cnnlab import shapes
+from keras_cnnlab.blocks import ClassifierHead, ConvBlock
+from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
+from keras_cnnlab.models import _check_input_shape, check_labels, compile_for, label_encoding
+from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
+from keras_cnnlab.tuning.search_space import (
+    Choice,
+    Fixed,
+    IntRange,
+    SearchSpace,
+    as_search_space,
+)
+
+__all__ = ["CNNHyperModel", "BlockPlan", "plan_blocks", "tunable_conv_block", "TRIAL_METRICS"]
+
+# Extra per-trial figures CNNHyperModel.fit adds to the history, so KerasTuner
+# stores them with the trial (also across processes) for results_table.
+TRIAL_METRICS = ("params", "fit_seconds", "epochs_trained")
+
+_DEFAULT_MAX_BLOCKS = 4
+_BLOCK_INDEX = re.compile(r"^block([1-9][0-9]*)$")
+
+
+# --- how many blocks fit the input --------------------------------------------------------
+
+
+def _block_ops(pool: str, pool_size: int) -> list[shapes.SpatialOp]:
+    # Convolutions use padding="same", so only the downsampling step changes the size.
+    if pool == "strided":
+        return shapes.conv_block_ops(kernel_size=3, strides=pool_size, padding="same", pool=None)
+    if pool == "none":
+        return shapes.conv_block_ops(kernel_size=3, padding="same", pool=None)
+    return shapes.conv_block_ops(kernel_size=3, padding="same", pool=pool, pool_size=pool_size)
+
+
+def _block_output(size, pool: str, pool_size: int):
+    """Spatial size after a block, or None when the block would collapse it."""
+    try:
+        steps = shapes.trace_spatial(size, _block_ops(pool, pool_size))
+    except shapes.ShapeError:
+        return None
+    return steps[-1].output_size
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockPlan:
+    """How many blocks an input fits, and the pool sizes each block may use.
+
+    Computed from the search space with :mod:`keras_cnnlab.shapes`: block
+    ``i`` may only use the pool sizes that keep the spatial size >= 1 even
+    when every earlier block took the most aggressive downsampling of the
+    space, so no trial can collapse the feature map.
+
+    Attributes:
+        input_size: spatial ``(height, width)`` of the input.
+        pool_sizes: per possible block, the allowed pool sizes (``None`` for a
+            block that never downsamples).
+        worst_sizes: per possible block, the smallest spatial size after it.
+        stop_reason: why no further block fits (``""`` when the cap was reached).
+    """
+
+    input_size: tuple
+    pool_sizes: tuple
+    worst_sizes: tuple
+    stop_reason: str = ""
+
+    @property
+    def max_blocks(self) -> int:
+        """The largest number of blocks the input fits."""
+        return len(self.pool_sizes)
+
+    def explain(self) -> str:
+        """The worst-case sizes block by block, e.g. ``8x8 -> 2x2 -> 1x1``."""
+        sizes = [self.input_size, *self.worst_sizes]
+        text = " -> ".join(shapes._fmt_size(s) for s in sizes)
+        return text + (f"; {self.stop_reason}" if self.stop_reason else "")
+
+
+def plan_blocks(space: SearchSpace, input_size, max_blocks: int) -> BlockPlan:
+    """Plan up to ``max_blocks`` blocks of ``space`` on a spatial ``input_size``."""
+    size = tuple(input_size)
+    pool_sizes, worst_sizes = [], []
+    reason = ""
+    for i in range(1, max_blocks + 1):
+        block = f"block{i}"
+        pools = space.spec("pool", block=block).candidates()
+        down = [p for p in pools if p != "none"]
+        if not down:
+            pool_sizes.append(None)
+            worst_sizes.append(size)
+            continue
+        sizes = space.spec("pool_size", block=block).candidates()
+        fits, outputs = [], []
+        for s in sizes:
+            outs = [_block_output(size, p, s) for p in down]
+            if all(o is not None for o in outs):
+                fits.append(s)
+                outputs.extend(outs)
+        if not fits:
+            reason = (
+                f"block {i} cannot downsample {shapes._fmt_size(size)} with pool {tuple(down)} "
+                f"and pool_size {tuple(sizes)} without reaching zero"
+            )
+            break
+        pool_sizes.append(tuple(fits))
+        size = tuple(min(o[axis] for o in outputs) for axis in range(len(size)))
+        worst_sizes.append(size)
+    return BlockPlan(tuple(input_size), tuple(pool_sizes), tuple(worst_sizes), reason)
+
+
+# --- one tuned block ----------------------------------------------------------------------
+
+
+def _filters_default(spec, name: str):
+    # Tutorial habit: the n-th block gets the n-th filter count (16, 32, 64, ...).
+    match = _BLOCK_INDEX.match(name)
+    if not match or not isinstance(spec, Choice):
+        return None
+    values = sorted(spec.values)
+    return values[min(int(match.group(1)) - 1, len(values) - 1)]
+
+
+def tunable_conv_block(
+    hp,
+    name: str = "block",
+    *,
+    search_space=None,
+    pool_sizes=None,
+    data_format=None,
+    seed=None,
+    **block_kwargs,
+):
+    """Declare one block's hyperparameters on ``hp`` and return the ConvBlock they pick.
+
+    The hyperparameters are named ``<name>_filters``, ``<name>_kernel_size``,
+    ``<name>_convs``, ``<name>_activation``, ``<name>_batch_norm``,
+    ``<name>_pool``, ``<name>_pool_size`` (only active when the block
+    downsamples) and ``<name>_dropout``. Their ranges come from
+    ``search_space`` (a :class:`SearchSpace`; per-block overrides such as
+    ``block2_filters`` apply to the block named ``"block2"``).
+
+    ``pool="strided"`` makes the first convolution stride by ``pool_size``
+    instead of pooling; ``pool="none"`` keeps the spatial size.
+
+    Args:
+        hp: a ``keras_tuner.HyperParameters``.
+        name: the block's name (and the prefix of its hyperparameters).
+        search_space: a :class:`SearchSpace`, a dict of overrides, or ``None``.
+        pool_sizes: if given, the pool sizes this block may use (to keep a
+            small input from collapsing; see :func:`plan_blocks`).
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        seed: seed of the block's dropout.
+        **block_kwargs: other ConvBlock arguments, fixed (e.g. ``kernel_regularizer``).
+
+    Returns:
+        A ``ConvBlock``, or ``None`` inside an inactive conditional scope (a
+        block the current trial does not use).
+
+    Example:
+
+    ```python
+    def build(hp):
+        inputs = keras.Input((28, 28, 1))
+        x = inputs
+        for i in range(hp.Int("blocks", 1, 3)):
+            x = tunable_conv_block(hp, f"block{i + 1}")(x)
+        outputs = ClassifierHead(10)(x)
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+        return model
+    ```
+    """
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", name):
+        raise ValueError(
+            "Invalid value for argument `name`. Expected an identifier such as 'block1'. "
+            f"Received name={name!r}."
+        )
+    space = as_search_space(search_space)
+
+    def register(param, spec=None, default=None):
+        spec = space.spec(param, block=name) if spec is None else spec
+        return spec.register(hp, f"{name}_{param}", default)
+
+    filters_spec = space.spec("filters", block=name)
+    filters = register("filters", filters_spec, _filters_default(filters_spec, name))
+    kernel_size = register("kernel_size")
+    convs = register("convs")
+    activation = register("activation")
+    batch_norm = register("batch_norm")
+    pool_spec = space.spec("pool", block=name)
+    pool = register("pool", pool_spec)
+
+    size_spec = space.spec("pool_size", block=name)
+    if pool_sizes is not None:
+        restricted = size_spec.restricted(tuple(pool_sizes))
+        if restricted is None:
+            raise shapes.ShapeError(
+                f"No pool size of {size_spec!r} fits block {name!r}: allowed here are "
+                f"{tuple(pool_sizes)}. Widen `pool_size` or use a larger input."
+            )
+        size_spec = restricted
+    pools = pool_spec.candidates()
+    down = [p for p in pools if p != "none"]
+    pool_size = None
+    if down and len(down) < len(pools):
+        with hp.conditional_scope(f"{name}_pool", down):
+            pool_size = register("pool_size", size_spec)
+    elif down:
+        pool_size = register("pool_size", size_spec)
+    dropout = register("dropout")
+
+    if filters is None:  # an inactive scope: this trial has no such block
+        return None
+    return ConvBlock(
+        filters,
+        kernel_size,
+        convs=convs,
+        strides=pool_size if pool == "strided" else 1,
+        padding="same",
+        activation=activation,
+        batch_norm=batch_norm,
+        pool=pool if pool in ("max", "avg") else None,
+        pool_size=pool_size if pool in ("max", "avg") else 2,
+        dropout=dropout,
+        data_format=data_format,
+        seed=seed,
+        name=name,
+        **block_kwargs,
+    )
+
+
+# --- the hypermodel -----------------------------------------------------------------------
+
+
+def _resolve_encoding(labels, num_classes: int) -> str:
+    if labels is None:
+        return "sparse"
+    if isinstance(labels, str):
+        if labels not in ("sparse", "one_hot"):
+            raise ValueError(
+                "Invalid value for argument `labels`. Expected 'sparse' (integer ids), "
+                f"'one_hot', an array of labels or None. Received labels={labels!r}."
+            )
+        return labels
+    return label_encoding(labels)
+
+
+def _find_labels(args, kwargs):
+    if "y" in kwargs:
+        return kwargs["y"]
+    if len(args) >= 2:
+        return args[1]
+    x = kwargs.get("x", args[0] if args else None)
+    if x is not None and hasattr(x, "take") and hasattr(x, "element_spec"):  # tf.data
+        for batch in x.take(1):
+            if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+                return np.asarray(batch[1])
+    return None
+
+
+def _is_array_like(x) -> bool:
+    return hasattr(x, "shape") or isinstance(x, (list, tuple, dict))
+
+
+class CNNHyperModel(keras_tuner.HyperModel):
+    """A KerasTuner HyperModel of CNN classifiers made of ConvBlocks and a ClassifierHead.
+
+    Every trial builds ``augmentation -> ConvBlock x num_blocks -> ClassifierHead``
+    and compiles it with the loss that fits the labels (as ``build_cnn`` and
+    ``compile_for`` do). It tunes the number of blocks; per block (each in
+    the conditional scope of ``num_blocks``) the filters, kernel size,
+    convolutions, pooling (``"max"``, ``"avg"``, ``"strided"``, ``"none"``),
+    pool size, dropout and batch norm; the head's pooling, width and dropout;
+    the optimizer and learning rate; the augmentation preset and its strength;
+    and the batch size, given to ``fit``. :class:`SearchSpace` fixes, narrows
+    or widens any of them.
+
+    The number of blocks is bounded by the input size (see :func:`plan_blocks`):
+    with the default space, 8x8 digits get at most 2 blocks and 28x28 images 4,
+    and no trial can shrink a feature map to zero. Setting ``num_blocks``
+    beyond the bound raises a ShapeError that shows the arithmetic.
+
+    ``fit`` adds :class:`GapPenalizedAccuracy` (``gap_penalty``), so a tuner
+    can use ``objective=gap_objective()``, and records the parameter count,
+    the time spent in ``model.fit`` and the epochs trained with each trial,
+    for :func:`results_table`.
+
+    Args:
+        input_shape: ``(height, width, channels)`` of one image.
+        num_classes: number of classes.
+        search_space: a :class:`SearchSpace`, a dict of overrides, or ``None``
+            for the defaults.
+        labels: how labels are encoded, for the loss: ``"sparse"`` (integer
+            ids), ``"one_hot"``, or an array of labels. When left ``None`` it
+            is learned from the labels passed to ``search()``; set it to load
+            best models in another process with the right loss compiled.
+        output_activation: ``"softmax"``, ``"sigmoid"`` or ``None`` (logits).
+        metrics: compiled metrics (``"accuracy"`` drives the default objectives).
+        gap_penalty: weight of the train/validation accuracy gap in
+            ``val_accuracy_minus_gap``; ``None`` to skip computing it.
+        report: add a :class:`~keras_cnnlab.callbacks.RichTrainingReport` to
+            every trial (and silence Keras's progress bar).
+        gap_monitor: add an :class:`~keras_cnnlab.callbacks.OverfittingGapMonitor`
+            to every trial.
+        max_blocks: upper bound on ``num_blocks`` when the space leaves it at
+            its default.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        seed: seed of the dropout and augmentation layers.
+        name: name of the built models and of the hypermodel.
+        tunable: KerasTuner's flag: whether the declared hyperparameters join
+            the search space.
+
+    Example:
+
+    ```python
+    data = load_dataset("digits")
+    hypermodel = CNNHyperModel(data.input_shape, data.num_classes,
+                               search_space=SearchSpace(kernel_size=3))
+    tuner = keras_tuner.Hyperband(hypermodel, objective="val_accuracy",
+                                  max_epochs=9, directory="runs", project_name="digits")
+    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
+    results_table(tuner)
+    ```
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        *,
+        search_space=None,
+        labels=None,
+        output_activation="softmax",
+        metrics=("accuracy",),
+        gap_penalty: float | None = 1.0,
+        report: bool = False,
+        gap_monitor: bool = False,
+        max_blocks: int = _DEFAULT_MAX_BLOCKS,
+        data_format=None,
+        seed: int | None = None,
+        name: str = "cnn",
+        tunable: bool = True,
+    ):
+        super().__init__(name=name, tunable=tunable)
+        self.data_format = check_data_format(data_format)
+        self.input_shape = _check_input_shape(input_shape, self.data_format)
+        self.num_classes = check_positive_int(num_classes, "num_classes")
+        self.search_space = as_search_space(search_space)
+        self._label_encoding = _resolve_encoding(labels, self.num_classes)
+        if output_activation not in ("softmax", "sigmoid", None, "linear"):
+            raise ValueError(
+                "Invalid value for argument `output_activation`. Expected 'softmax', 'sigmoid' "
+                f"or None (logits). Received output_activation={output_activation!r}."
+            )
+        self.output_activation = output_activation
+        if isinstance(metrics, str):
+            metrics = (metrics,)
+        self.metrics = tuple(metrics)
+        if gap_penalty is not None:
+            GapPenalizedAccuracy(gap_penalty)  # validates
+        self.gap_penalty = gap_penalty
+        self.report = bool(report)
+        self.gap_monitor = bool(gap_monitor)
+        self.max_blocks = check_positive_int(max_blocks, "max_blocks")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"Invalid value for argument `seed`. Expected an int or None. Received seed={seed!r}.")
+        self.seed = seed
+        self._num_blocks_spec, self.plan = self._plan()
+
+    # -- the space ---------------------------------------------------------------------
+
+    @property
+    def spatial_size(self) -> tuple:
+        """``(height, width)`` of the input."""
+        if self.data_format == "channels_last":
+            return tuple(self.input_shape[:2])
+        return tuple(self.input_shape[1:])
+
+    def _plan(self):
+        space = self.search_space
+        user_set = space.is_set("num_blocks")
+        spec = space.spec("num_blocks")
+        wanted = max(spec.candidates()) if user_set else self.max_blocks
+        plan = plan_blocks(space, self.spatial_size, wanted)
+        if plan.max_blocks == 0:
+            raise shapes.ShapeError(
+                f"The input_shape={self.input_shape} fits no block of the search space: "
+                f"{plan.stop_reason}. Use a larger input, smaller `pool_size`, or "
+                "pool='none' in the SearchSpace."
+            )
+        if user_set:
+            too_many = [n for n in spec.candidates() if n > plan.max_blocks]
+            if too_many:
+                raise shapes.ShapeError(
+                    f"num_blocks={spec!r} reaches {max(too_many)} blocks, but an input of "
+                    f"{shapes._fmt_size(self.spatial_size)} fits only {plan.max_blocks} when every "
+                    f"block takes the strongest downsampling of the space: {plan.explain()}. "
+                    f"Fix: num_blocks <= {plan.max_blocks}, smaller `pool_size` choices, "
+                    "or pool='none'/'strided' choices for the later blocks."
+                )
+            return spec, plan
+        if plan.max_blocks == 1:
+            return Fixed(1), plan
+        return IntRange(1, plan.max_blocks), plan
+
+    @property
+    def block_count_range(self) -> tuple[int, ...]:
+        """The block counts a trial may use."""
+        return tuple(self._num_blocks_spec.candidates())
+
+    def declare_hyperparameters(self, hp):
+        self._register_batch_size(hp)
+
+    def _register_batch_size(self, hp):
+        spec = self.search_space.spec("batch_size")
+        if isinstance(spec, Fixed) and spec.value is None:
+            return None
+        return spec.register(hp, "batch_size")
+
+    # -- building ----------------------------------------------------------------------
+
+    def _augmentation(self, preset: str, strength):
+        try:
+            from keras_cnnlab.augment import augmentation_preset
+        except ImportError as error:
+            raise ImportError(
+                f"augmentation={preset!r} needs keras_cnnlab.augment, which could not be "
+                f"imported ({error}). Fix the augmentation to 'none' in the SearchSpace."
+            ) from error
+        return augmentation_preset(
+            preset, strength=1.0 if strength is None else strength, seed=self.seed
+        )
+
+    def build(self, hp):
+        space = self.search_space
+        counts = self.block_count_range
+        num_blocks = self._num_blocks_spec.register(hp, "num_blocks")
+
+        aug_spec = space.spec("augmentation")
+        preset = aug_spec.register(hp, "augmentation")
+        strength = None
+        presets = [p for p in aug_spec.candidates() if p != "none"]
+        if presets:
+            with hp.conditional_scope("augmentation", presets):
+                strength = space.spec("augment_strength").register(hp, "augment_strength")
+
+        inputs = keras.Input(self.input_shape, name="image")
+        x = inputs
+        if preset not in (None, "none"):
+            x = self._augmentation(preset, strength)(x)
+        for i in range(1, max(counts) + 1):
+            with hp.conditional_scope("num_blocks", [n for n in counts if n >= i]):
+                block = tunable_conv_block(
+                    hp,
+                    f"block{i}",
+                    search_space=space,
+                    pool_sizes=self.plan.pool_sizes[i - 1],
+                    data_format=self.data_format,
+                    seed=None if self.seed is None else self.seed + i,
+                )
+            if block is not None and i <= num_blocks:
+                x = block(x)
+
+        pooling = space.spec("head_pooling").register(hp, "head_pooling")
+        units_spec = space.spec("head_units")
+        units = units_spec.register(hp, "head_units")
+        widths = [u for u in units_spec.candidates() if u > 0]
+        head_dropout = 0.0
+        if widths:
+            dropout_spec = space.spec("head_dropout")
+            if len(widths) == len(units_spec.candidates()):
+                head_dropout = dropout_spec.register(hp, "head_dropout")
+            else:
+                with hp.conditional_scope("head_units", widths):
+                    head_dropout = dropout_spec.register(hp, "head_dropout")
+        outputs = ClassifierHead(
+            self.num_classes,
+            pooling=pooling,
+            units=(units,) if units else (),
+            dropout=head_dropout or 0.0,
+            activation=self.output_activation,
+            data_format=self.data_format,
+            seed=None if self.seed is None else self.seed,
+            name="head",
+        )(x)
+        model = keras.Model(inputs, outputs, name=self.name or "cnn")
+
+        optimizer = space.spec("optimizer").register(hp, "optimizer")
+        learning_rate = space.spec("learning_rate").register(hp, "learning_rate")
+        compile_for(
+            model,
+            self._example_labels(),
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            metrics=self.metrics,
+        )
+        return model
+
+    def _example_labels(self):
+        if self._label_encoding == "one_hot" and self.num_classes > 1:
+            return np.eye(self.num_classes, dtype="float32")[:1]
+        return np.zeros((1,), dtype="int64")
+
+    # -- training ----------------------------------------------------------------------
+
+    def _fit_labels(self, model, labels) -> None:
+        y = np.asarray(labels)
+        encoding = label_encoding(y)
+        if encoding != self._label_encoding:
+            # Labels seen at fit time decide the loss; later builds follow them.
+            self._label_encoding = encoding
+            compile_for(model, y, optimizer=model.optimizer, metrics=self.metrics)
+        else:
+            check_labels(model, y)
+
+    def _trial_callbacks(self) -> list:
+        extra = []
+        if self.gap_monitor:
+            from keras_cnnlab.callbacks import OverfittingGapMonitor
+
+            extra.append(OverfittingGapMonitor())
+        if self.gap_penalty is not None:
+            extra.append(GapPenalizedAccuracy(self.gap_penalty))
+        if self.report:
+            from keras_cnnlab.callbacks import RichTrainingReport
+
+            extra.append(RichTrainingReport())
+        return extra
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train one trial's model: labels checked, batch size from ``hp``, figures recorded."""
+        labels = _find_labels(args, kwargs)
+        if labels is not None:
+            self._fit_labels(model, labels)
+        x = kwargs.get("x", args[0] if args else None)
+        batch_size = self._register_batch_size(hp)
+        if batch_size is not None and "batch_size" not in kwargs:
+            if _is_array_like(x):
+                kwargs["batch_size"] = batch_size
+            elif len(self.search_space.spec("batch_size").candidates()) > 1:
+                warnings.warn(
+                    "batch_size is tuned, but the training data batches itself (a dataset "
+                    "or generator), so the tuned value is ignored. Use "
+                    "SearchSpace(batch_size=None) to stop tuning it.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        callbacks = self._trial_callbacks() + list(kwargs.pop("callbacks", None) or [])
+        if self.report:
+            kwargs.setdefault("verbose", 0)
+        start = time.perf_counter()
+        history = model.fit(*args, callbacks=callbacks, **kwargs)
+        seconds = time.perf_counter() - start
+        epochs = len(history.epoch)
+        if epochs:
+            history.history["params"] = [float(model.count_params())] * epochs
+            history.history["fit_seconds"] = [seconds] * epochs
+            history.history["epochs_trained"] = [float(epochs)] * epochs
+        return history
+
+    def __repr__(self) -> str:
+        return (
+            f"CNNHyperModel(input_shape={self.input_shape}, num_classes={self.num_classes}, "
+            f"blocks={self.block_count_range}, search_space={self.search_space!r})"
+        )

@@ -1,0 +1,257 @@
+"""The benchmark scripts run (tiny smoke runs) and write well-formed rows.
+
+Benchmarks are not tests: nothing here checks a timing. These tests check that
+each script runs, writes the rows it promises, and that the runner collects
+them, reports missing and failing scripts, and writes the results table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import _common  # noqa: E402
+import run_all  # noqa: E402
+
+
+def run_script(path, *args, timeout=600):
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, str(path), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def smoke_rows(tmp_path, script, *args):
+    out = tmp_path / "rows.json"
+    done = run_script(BENCH / script, "--smoke", *args, "--json", str(out))
+    rows = json.loads(out.read_text())
+    assert isinstance(rows, list) and rows
+    for row in rows:
+        assert _common.row_problems(row) == [], row
+        assert row["command"].endswith(f"python bench/{script} --smoke" + "".join(f" {a}" for a in args))
+        assert row["machine"]
+    # The printed table carries every figure.
+    for row in rows:
+        assert row["figure"].replace("|", "\\|") in done.stdout
+    return {row["figure"].split(",")[0]: row for row in rows}
+
+
+# --- helpers (in process, fast) ---------------------------------------------------
+
+
+def test_alternate_reverses_the_order_every_other_round():
+    calls = []
+    timings = _common.alternate(
+        {"a": lambda: calls.append("a") or 2.0, "b": lambda: calls.append("b") or 1.0},
+        repeats=4,
+        warmup=1,
+    )
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]
+    assert timings.order == calls[2:]
+    assert timings.samples == {"a": [2.0] * 4, "b": [1.0] * 4}
+    assert timings.ratio("a", "b") == 2.0
+
+
+def test_ratio_is_the_median_of_per_round_ratios():
+    timings = _common.Timings({"a": [1.0, 10.0, 3.0], "b": [1.0, 5.0, 1.0]})
+    # per round: 1, 2, 3 -> median 2 (the ratio of medians would be 3 / 1).
+    assert timings.ratio("a", "b") == 2.0
+    assert timings.median("a") == 3.0
+
+
+def test_alternate_times_the_call_when_the_variant_returns_nothing():
+    timings = _common.alternate({"x": lambda: None}, repeats=2, warmup=0)
+    assert len(timings.samples["x"]) == 2
+    assert all(0 <= t < 1 for t in timings.samples["x"])
+
+
+def test_alternate_rejects_zero_repeats():
+    with pytest.raises(ValueError, match="repeats"):
+        _common.alternate({"x": lambda: None}, repeats=0)
+
+
+def test_make_row_validates_its_fields():
+    row = _common.make_row("f", "1 s", ratio=1, target="<= 2", met=True, command="python x.py")
+    assert row == {
+        "figure": "f", "value": "1 s", "baseline": None, "ratio": 1.0, "target": "<= 2",
+        "met": True, "command": "python x.py",
+    }
+    with pytest.raises(ValueError, match="figure"):
+        _common.make_row("", "1 s", command="c")
+    assert "missing key 'met'" in _common.row_problems({"figure": "f", "value": 1, "baseline": None,
+                                                        "ratio": None, "target": None, "command": "c"})
+    assert _common.row_problems({**row, "met": "yes"}) == ["`met` must be true, false or null"]
+    assert _common.row_problems({**row, "ratio": "1.0"}) == ["`ratio` must be a number or null"]
+
+
+def test_command_line_drops_the_json_path_and_names_the_backend(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    text = _common.command_line(["--smoke", "--json", "/tmp/x.json", "--repeats=3"], script=str(BENCH / "bench_blocks.py"))
+    assert text == "KERAS_BACKEND=jax python bench/bench_blocks.py --smoke --repeats=3"
+
+
+def test_markdown_table_escapes_pipes_and_marks_misses():
+    rows = [
+        _common.make_row("a|b", "1", ratio=1.5, target="<= 1.02", met=False, command="c1"),
+        _common.make_row("c", 2.0, command="c2"),
+    ]
+    table = _common.markdown_table(rows).splitlines()
+    assert len(table) == 4
+    assert table[2] == "| a\\|b | 1 | - | 1.500 | **no** (<= 1.02) | `c1` |"
+    assert table[3] == "| c | 2 | - | - | - | `c2` |"
+
+
+def test_machine_info_names_cores_and_backend():
+    info = _common.machine_info("tensorflow")
+    assert info["cores"] >= 1 and info["backend"] == "tensorflow"
+    assert info["backend_version"] and info["keras"]
+    assert _common.machine_summary(info).startswith(f"{info['cores']} cores, tensorflow ")
+
+
+# --- the runner, with stand-in scripts (fast) -------------------------------------
+
+
+def test_run_all_collects_rows_and_reports_missing_and_failing_scripts(tmp_path):
+    fake = tmp_path / "bench"
+    fake.mkdir()
+    (fake / "bench_blocks.py").write_text(textwrap.dedent("""
+        import json, sys
+        path = sys.argv[sys.argv.index("--json") + 1]
+        row = dict(figure="Blocks: epoch", value="1 s", baseline="plain: 1 s", ratio=1.01,
+                   target="<= 1.02", met=True, command="python bench/bench_blocks.py --smoke")
+        miss = dict(row, figure="Blocks: other", ratio=1.5, met=False, note="machine busy")
+        json.dump([row, miss], open(path, "w"))
+    """))
+    (fake / "bench_import.py").write_text("import sys\nprint('boom', file=sys.stderr)\nsys.exit(3)\n")
+    (fake / "bench_trace.py").write_text("import json, sys\njson.dump([{'figure': 'x'}], open(sys.argv[-1], 'w'))\n")
+    out = tmp_path / "RESULTS.md"
+    code = run_all.main([
+        "--smoke", "--only", "blocks,import,trace,augment", "--bench-dir", str(fake),
+        "--output", str(out), "--json-dir", str(tmp_path / "json"),
+    ])
+    assert code == 1  # a script failed
+    text = out.read_text()
+    assert "| Blocks: epoch | 1 s | plain: 1 s | 1.010 | yes (<= 1.02) |" in text
+    assert "failed (exit 3: boom)" in text
+    assert "augment: bench_augment.py | not available (script missing)" in text
+    assert "trace: malformed row | failed (missing key 'value'" in text
+    assert "- met: Blocks: epoch: 1 s (<= 1.02)" in text
+    assert "- **missed**: Blocks: other: 1 s, ratio 1.500 (target <= 1.02). Reason: machine busy" in text
+    # Rows are in benchmark order (blocks 1, augment 5, trace 6, import 7), whatever the running order.
+    order = [text.index(s) for s in ("Blocks: epoch", "bench_augment.py", "trace: malformed", "import: bench_import.py")]
+    assert order == sorted(order)
+    assert json.loads((tmp_path / "json" / "blocks.json").read_text())[0]["ratio"] == 1.01
+
+
+def test_run_all_passes_the_tuning_rows_to_the_accuracy_benchmark(tmp_path):
+    fake = tmp_path / "bench"
+    fake.mkdir()
+    (fake / "bench_tuning.py").write_text(textwrap.dedent("""
+        import json, sys
+        row = dict(figure="Tuning", value="0.9", baseline=None, ratio=None, target=None, met=None,
+                   command="c", config={"filters": [8]})
+        json.dump([row], open(sys.argv[sys.argv.index("--json") + 1], "w"))
+    """))
+    (fake / "bench_accuracy.py").write_text(textwrap.dedent("""
+        import json, sys
+        given = sys.argv[sys.argv.index("--tuning-json") + 1]
+        config = json.load(open(given))[0]["config"]
+        row = dict(figure="Accuracy", value=json.dumps(config), baseline=None, ratio=None,
+                   target=None, met=None, command="c")
+        json.dump([row], open(sys.argv[sys.argv.index("--json") + 1], "w"))
+    """))
+    out = tmp_path / "RESULTS.md"
+    assert run_all.main(["--only", "tuning,accuracy", "--bench-dir", str(fake), "--output", str(out)]) == 0
+    assert '| Accuracy | {"filters": [8]} |' in out.read_text()
+
+
+def test_run_all_rejects_unknown_names(capsys):
+    with pytest.raises(SystemExit):
+        run_all.main(["--only", "nope"])
+    assert "unknown benchmark" in capsys.readouterr().err
+
+
+# --- smoke runs of the real scripts (subprocesses) --------------------------------
+
+
+@pytest.mark.slow
+def test_bench_blocks_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_blocks.py")
+    epoch = rows["Blocks: training time per epoch"]
+    assert epoch["ratio"] > 0 and epoch["target"] == "<= 1.02" and isinstance(epoch["met"], bool)
+    params = rows["Blocks: parameter count"]
+    assert params["value"] == params["baseline"] and params["met"] is True
+    assert rows["Blocks: same outputs given the same weights"]["met"] is True
+
+
+@pytest.mark.slow
+def test_bench_accuracy_smoke(tmp_path):
+    tuning = tmp_path / "tuning.json"
+    tuning.write_text(json.dumps([{
+        "figure": "Tuning: best", "value": "0.9", "baseline": None, "ratio": None, "target": None,
+        "met": None, "command": "c", "config": {"filters": [4], "head_units": [16], "epochs": 1},
+    }]))
+    rows = smoke_rows(tmp_path, "bench_accuracy.py", "--tuning-json", str(tuning))
+    cnn = next(row for key, row in rows.items() if key.startswith("Accuracy: build_cnn default recipe"))
+    assert cnn["target"] == "mean > SVC mean" and isinstance(cnn["met"], bool) and cnn["ratio"] > 0
+    tuned = next(row for key, row in rows.items() if key.startswith("Accuracy: tuner-best configuration {"))
+    assert '"filters": [4]' in tuned["figure"] and tuned["ratio"] > 0
+    assert "Accuracy: SVC (RBF" in rows and "Accuracy: plain dense network (Flatten" in rows
+    for row in rows.values():
+        assert " +/- " in row["value"] and "test accuracy" in row["value"]
+
+
+@pytest.mark.slow
+def test_bench_import_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_import.py")
+    alone = rows["Import: `import keras_cnnlab` alone"]
+    assert alone["met"] is True, alone  # the package loads no backend on import
+    after = rows["Import: `import keras_cnnlab` after `import keras`"]
+    assert after["value"].startswith("+") and after["ratio"] >= 1.0
+
+
+@pytest.mark.slow
+def test_bench_backends_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_backends.py", "--backends", "tensorflow,jax")
+    tf_row = rows["Backends: training time per epoch on tensorflow"]
+    jax_row = rows["Backends: training time per epoch on jax"]
+    assert "images/s" in tf_row["value"] and tf_row["ratio"] is None
+    assert jax_row["ratio"] > 0 and jax_row["baseline"].startswith("tensorflow: ")
+
+
+@pytest.mark.slow
+def test_bench_gpu_smoke_on_cpu(tmp_path):
+    rows = smoke_rows(tmp_path, "gpu/bench_gpu.py", "--cpu")
+    throughput = next(row for key, row in rows.items() if "training throughput" in key)
+    assert throughput["value"].endswith("images/s")
+    assert "CPU" in throughput["figure"]
+    assert len(rows) == 2
+
+
+@pytest.mark.slow
+def test_run_all_smoke_runs_a_real_script(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    done = run_script(BENCH / "run_all.py", "--smoke", "--only", "gpu", "--output", str(out),
+                      "--json-dir", str(tmp_path / "json"))
+    assert f"wrote {out}" in done.stdout
+    rows = json.loads((tmp_path / "json" / "gpu.json").read_text())
+    assert all(_common.row_problems(row) == [] for row in rows)
+    text = out.read_text()
+    assert text.startswith("# Benchmark results (smoke run")
+    for row in rows:
+        assert row["command"] in text
+    assert "| gpu | ok |" in text

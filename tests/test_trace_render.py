@@ -1,0 +1,138 @@
+"""Rendering a ShapeTrace: text, file, terminal, Jupyter, JSON, HTML, SVG, columns."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from keras_cnnlab import ConvBlock, print_shape_trace, trace_shapes
+from keras_cnnlab.trace import COLUMNS, DEFAULT_COLUMNS, render
+
+pytestmark = pytest.mark.multibackend
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
+Z = dict(kernel_initializer="zeros")
+
+
+def tutorial_b_like():
+    """Tutorial B's layer stack at 28x28x1 (zero weights: JAX builds it fast)."""
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            ConvBlock(32, batch_norm=False, name="block1", **Z),
+            ConvBlock(64, batch_norm=False, name="block2", **Z),
+            ConvBlock(128, batch_norm=False, name="block3", **Z),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(64, activation="relu", name="dense", **Z),
+            keras.layers.Dense(10, activation="softmax", name="output", **Z),
+        ],
+        name="fashion",
+    )
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return trace_shapes(tutorial_b_like(), batch_size=32, optimizer="sgd")
+
+
+def test_text_has_no_control_characters_and_the_figures(trace):
+    text = trace.to_text()
+    assert not CONTROL.search(text)
+    assert "Layer (type)" in text and "Shape arithmetic" in text
+    assert "(None, 3, 3, 128)" in text and "3 x 3 x 128 = 1152" in text
+    assert "167,114" in text
+    assert "floor drops 1 row and 1 column" in text
+    assert "Receptive field of the last feature map: 22x22 of the 28x28 input" in text
+    assert str(trace) == text
+
+
+def test_print_to_a_file_is_plain_text(tmp_path):
+    path = tmp_path / "trace.txt"
+    print_shape_trace(tutorial_b_like(), console=str(path))
+    print_shape_trace(tutorial_b_like(), console=path)  # appends
+    text = path.read_text(encoding="utf-8")
+    assert not CONTROL.search(text)
+    assert text.count("Shape trace of 'fashion'") == 2
+    stream = io.StringIO()
+    print_shape_trace(tutorial_b_like(), console=stream)
+    assert not CONTROL.search(stream.getvalue()) and "(None, 1152)" in stream.getvalue()
+
+
+def test_terminal_output_is_a_rich_table(trace):
+    group = render.renderable(trace)
+    assert isinstance(group.renderables[0], Table)
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, color_system="standard", width=140)
+    print_shape_trace(tutorial_b_like(), console=console)
+    out = stream.getvalue()
+    assert "\x1b[" in out  # styled
+    assert "Layer (type)" in out and "─" in out
+
+
+def test_jupyter_renders_once(monkeypatch):
+    import rich.jupyter
+
+    shown = []
+    monkeypatch.setattr(rich.jupyter, "display", lambda segments, text: shown.append(text))
+    console = Console(file=io.StringIO(), force_jupyter=True, width=120)
+    result = print_shape_trace(tutorial_b_like(), console=console)
+    assert result is None  # nothing for the notebook to display a second time
+    assert len(shown) == 1 and "Shape trace of 'fashion'" in shown[0]
+
+
+def test_dict_and_json(trace):
+    data = json.loads(trace.to_json())
+    assert data["model"] == "fashion"
+    assert data["totals"]["params"] == 167_114
+    assert data["totals"]["optimizer"] == "SGD" and data["totals"]["optimizer_state_bytes"] == 0
+    flatten = next(r for r in data["rows"] if r["path"] == "flatten")
+    assert flatten["input_shape"] == [None, 3, 3, 128] and flatten["output_shape"] == [None, 1152]
+    assert {f["kind"] for f in data["findings"]} >= {"floor_drop", "receptive_field"}
+    assert data == trace.to_dict()
+
+
+def test_html_and_svg_exports(trace, tmp_path):
+    html = Path(trace.save_html(tmp_path / "t.html")).read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "block3" in html
+    svg = Path(trace.save_svg(tmp_path / "img" / "t.svg")).read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<svg") and "block3" in svg
+    assert "<pre" in trace._repr_html_()
+    assert Path(trace.save(tmp_path / "t.json")).read_text().startswith("{")
+    assert "Layer (type)" in Path(trace.save(tmp_path / "t.log")).read_text(encoding="utf-8")
+    assert repr(trace).startswith("ShapeTrace(model='fashion', rows=")
+
+
+def test_columns_are_selectable(trace):
+    assert set(COLUMNS) == set(render.COLUMNS) and DEFAULT_COLUMNS == render.DEFAULT_COLUMNS
+    text = trace.to_text(columns=["layer", "output", "macs", "memory", "stride", "kernel"])
+    header = next(line for line in text.splitlines() if "Layer (type)" in line)
+    assert "MACs" in header and "Activations" in header and "Stride" in header and "Window" in header
+    assert "Params" not in header and "Input shape" not in header
+    assert "3x3 s1 same" in text
+    everything = trace.to_text(columns="all", width=300)
+    assert all(render.COLUMNS[c][0] in everything for c in COLUMNS)
+    with pytest.raises(ValueError, match="`columns`"):
+        trace.to_text(columns=["layer", "colour"])
+    with pytest.raises(ValueError, match="`columns`"):
+        print_shape_trace(tutorial_b_like(), columns="nope")
+
+
+def test_example_and_bench_run_in_smoke_mode(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["trace_model.py", "--smoke", "--out", str(tmp_path)])
+    runpy.run_path(str(ROOT / "examples" / "trace_model.py"), run_name="__main__")
+    assert (tmp_path / "trace_vgg_bn.svg").read_text(encoding="utf-8").lstrip().startswith("<svg")
+    monkeypatch.setattr(sys, "argv", ["bench_trace.py", "--smoke"])
+    runpy.run_path(str(ROOT / "bench" / "bench_trace.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "| layers |" in out and "bench/bench_trace.py --smoke" in out
