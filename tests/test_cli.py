@@ -86,7 +86,7 @@ def test_every_command_has_help_with_examples(command, capsys):
         (["train", "--epochs", "many"], "--epochs"),
         (["train", "--dataset", "svhn"], "--dataset"),
         (["train", "--arch", "resnet50"], "--arch"),
-        (["train", "--strength", "1.5"], "--strength"),
+        (["train", "--strength", "-0.5"], "--strength"),
         (["demo", "--batch-size", "-4"], "--batch-size"),
         (["tune", "--tuner", "grid"], "--tuner"),
         (["tune", "--resume", "--overwrite"], "--overwrite"),

@@ -74,7 +74,7 @@ def test_example_runs_with_smoke(name, smoke_runs):
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*TUTORIALS, "bring_your_own_model.py"])
 def test_example_docstring_states_its_figures(name):
     source = (ROOT / "examples" / name).read_text()
     doc = ast.get_docstring(ast.parse(source))
