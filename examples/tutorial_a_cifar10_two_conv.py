@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     results = {}
     for name, model in models.items():
         heading(f"{name}: {model.count_params():,} parameters")
-        compile_for(model, data.y_train)
+        compile_for(model, data.y_train, run_eagerly=args.smoke)  # --smoke: no graph tracing
         model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                   epochs=epochs, batch_size=args.batch_size,
                   callbacks=[OverfittingGapMonitor(), RichTrainingReport()])

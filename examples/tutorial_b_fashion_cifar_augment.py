@@ -44,9 +44,9 @@ from keras_cnnlab import (
 )
 
 
-def train(name, model, data, *, epochs, batch_size, curves=None):
+def train(name, model, data, *, epochs, batch_size, curves=None, smoke=False):
     heading(f"{name}: {model.count_params():,} parameters")
-    compile_for(model, data.y_train, optimizer="sgd")
+    compile_for(model, data.y_train, optimizer="sgd", run_eagerly=smoke)  # --smoke: no graph tracing
     monitor = OverfittingGapMonitor()
     history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                         epochs=epochs, batch_size=batch_size, callbacks=[monitor, RichTrainingReport()])
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
                     validation_split=1 / 12)
         model = build_architecture("simple", data.input_shape, data.num_classes, seed=args.seed)
         results["fashion simple"] = train("simple", model, data, epochs=1 if smoke else args.epochs,
-                                          batch_size=args.batch_size, curves=args.curves)
+                                          batch_size=args.batch_size, curves=args.curves, smoke=smoke)
 
     if args.part in ("cifar", "both"):
         dataset = "cifar10" if args.dataset == "fashion_mnist" else args.dataset
@@ -86,13 +86,14 @@ def main(argv=None) -> int:
         epochs = 1 if smoke else args.cifar_epochs
         plain = build_architecture("deep_simple", data.input_shape, data.num_classes, seed=args.seed)
         results["cifar deep_simple"] = train("deep_simple", plain, data, epochs=epochs,
-                                             batch_size=args.batch_size, curves=args.curves)
+                                             batch_size=args.batch_size, curves=args.curves, smoke=smoke)
         augmented = build_architecture(
             "deep_simple", data.input_shape, data.num_classes, seed=args.seed,
             augmentation=augmentation_preset("standard", seed=args.seed),
         )
         results["cifar deep_simple + standard"] = train(
             "deep_simple_aug", augmented, data, epochs=epochs, batch_size=args.batch_size, curves=args.curves,
+            smoke=smoke,
         )
 
     heading("Accuracy at the last epoch (tutorial B: Fashion 90.82% val; CIFAR-10 70.6% val, "

@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"  ValueError: {error}")
 
-    compile_for(model, data.y_train, optimizer="sgd", learning_rate=0.05)
+    compile_for(model, data.y_train, optimizer="sgd", learning_rate=0.05,
+                run_eagerly=args.smoke)  # --smoke: no graph tracing
     print(f"  compile_for chose: {type(model.loss).__name__}")
 
     heading("Training")

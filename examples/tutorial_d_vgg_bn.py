@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     model = build_architecture("vgg_bn", data.input_shape, data.num_classes,
                                augmentation=augmentation, seed=args.seed)
     print_shape_trace(model, depth=0)
-    compile_for(model, data.y_train, optimizer="adam")  # one-hot labels -> categorical crossentropy
+    # One-hot labels -> categorical crossentropy. --smoke: a few eager steps, no graph tracing.
+    compile_for(model, data.y_train, optimizer="adam", run_eagerly=args.smoke)
 
     history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                         epochs=1 if args.smoke else args.epochs, batch_size=args.batch_size,

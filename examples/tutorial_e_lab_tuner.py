@@ -56,7 +56,7 @@ def main(argv=None) -> int:
 
     heading("Build, Compile")
     model = build_cnn(data.input_shape, data.num_classes, filters=(32, 64), dropout=0.25, seed=args.seed)
-    compile_for(model, data.y_train)
+    compile_for(model, data.y_train, run_eagerly=args.smoke)  # --smoke: no graph tracing
 
     heading("Train and Monitor")
     monitor = OverfittingGapMonitor(patience=2)
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     tuner = keras_tuner.RandomSearch(
         CNNHyperModel(data.input_shape, data.num_classes, seed=args.seed),
         objective="val_accuracy",
-        max_trials=2 if args.smoke else args.trials,
+        max_trials=1 if args.smoke else args.trials,
         directory=directory,
         project_name="lab",
         overwrite=True,

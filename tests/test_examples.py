@@ -28,7 +28,7 @@ RUNNER = textwrap.dedent(
     for name in names:
         sys.argv = [f"{folder}/{name}", "--smoke"]
         out = io.StringIO()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         code = 0
         with contextlib.redirect_stdout(out):
             try:
@@ -38,7 +38,8 @@ RUNNER = textwrap.dedent(
             except BaseException:
                 code, out = 1, io.StringIO(out.getvalue() + traceback.format_exc())
         keras.backend.clear_session()
-        results[name] = {"code": code, "seconds": time.perf_counter() - start, "output": out.getvalue()}
+        results[name] = {"code": code, "seconds": time.perf_counter() - start,
+                         "cpu_seconds": time.process_time() - cpu, "output": out.getvalue()}
     with open(report, "w") as f:
         json.dump(results, f)
     """
