@@ -1,0 +1,298 @@
+"""The ``cnnlab`` command: exit codes, files written, messages.
+
+Most runs call ``cli.main(argv)`` in the test process (Keras is already imported
+there); the ones that check what a user's shell sees (standard error free of
+tracebacks and backend chatter, ``python -m keras_cnnlab``) run in a subprocess.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_cnnlab import ConvBlock, cli
+from keras_cnnlab.models import ARCHITECTURES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_process(*argv, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("CNNLAB_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_cnnlab", *map(str, argv)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout,
+    )
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# -- arguments and help -------------------------------------------------------------
+
+
+def test_help_needs_no_backend():
+    code = (
+        "import sys; from keras_cnnlab import cli; rc = cli.main(['train', '--help']);"
+        "print(rc, 'keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0 False False"
+    assert "--augment PRESET" in result.stdout
+
+
+def test_python_dash_m_entry_point():
+    result = run_process("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("demo", "train", "tune", "trace"):
+        assert command in result.stdout
+    assert "examples:" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "tune", "trace"])
+def test_every_command_has_help_with_examples(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    assert "examples:" in out
+    assert f"cnnlab {command}" in out.split("examples:")[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        ([], "COMMAND"),
+        (["fit"], "invalid choice: 'fit'"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--epochs", "many"], "--epochs"),
+        (["train", "--dataset", "svhn"], "--dataset"),
+        (["train", "--arch", "resnet50"], "--arch"),
+        (["train", "--strength", "-0.5"], "--strength"),
+        (["demo", "--batch-size", "-4"], "--batch-size"),
+        (["tune", "--tuner", "grid"], "--tuner"),
+        (["tune", "--resume", "--overwrite"], "--overwrite"),
+        (["trace", "--input-shape", "32,32"], "--input-shape"),
+        (["trace", "--depth", "-1"], "--depth"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(argv, names, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith("cnnlab")
+    assert names in line
+    assert "--help" in line
+    assert out == ""
+
+
+def test_architecture_choices_follow_the_models():
+    assert set(cli.ARCHS) == {"default", *ARCHITECTURES}
+    assert set(cli.AUTO_PRESET) == set(cli.DATASETS)
+
+
+# -- outputs are never overwritten ----------------------------------------------------
+
+
+def test_run_dir_picks_the_next_free_numbered_directory(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert cli._run_dir(out, overwrite=False) == out
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # not a run file: the directory is still free
+    assert cli._run_dir(out, overwrite=False) == out
+    (out / "model.keras").write_text("old")
+    assert cli._run_dir(out, overwrite=False) == tmp_path / "runs-2"
+    (tmp_path / "runs-2").mkdir()
+    (tmp_path / "runs-2" / "metrics.json").write_text("{}")
+    assert cli._run_dir(out, overwrite=False) == tmp_path / "runs-3"
+    assert "--overwrite" in capsys.readouterr().out
+    assert cli._run_dir(out, overwrite=True) == out
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(cli.CLIError, match="is a file"):
+        cli._run_dir(tmp_path / "afile", overwrite=False)
+
+
+def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.keras").write_text("an earlier run")
+    code, stdout, err = run(
+        ["train", "--arch", "two_conv", "--epochs", "2", "--limit", "160", "--batch-size", "64",
+         "--out", out], capsys,
+    )
+    assert code == 0, err
+    assert (out / "model.keras").read_text() == "an earlier run"
+    new = tmp_path / "out-2"
+    assert f"writing to {new}" in stdout
+    for name in cli.RUN_FILES:
+        assert (new / name).stat().st_size > 0, name
+    metrics = json.loads((new / "metrics.json").read_text())
+    assert metrics["arch"] == "two_conv" and metrics["augment"] == "digits"
+    assert metrics["epochs"] == 2 and len(metrics["history"]["val_accuracy"]) == 2
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert f"test accuracy {metrics['test_accuracy']:.4f}" in stdout
+    assert "Epoch 2/2" in stdout  # the training report
+    assert "Best epoch" in (new / "report.txt").read_text()
+    model = keras.saving.load_model(new / "model.keras")
+    assert model.count_params() == metrics["params"]
+    assert model.predict(np.zeros((1, 8, 8, 1), "float32"), verbose=0).shape == (1, 10)
+
+
+def test_train_network_too_small_for_the_input_is_one_line(tmp_path, capsys):
+    code, _, err = run(["train", "--arch", "deep_simple", "--out", tmp_path / "o"], capsys)
+    assert code == 1
+    line = one_error_line(err)
+    assert "spatial size reaches zero" in line
+    assert "cnnlab trace --arch deep_simple --input-shape 8,8,1" in line
+    assert not (tmp_path / "o").exists()
+
+
+# -- trace ----------------------------------------------------------------------------
+
+
+def test_trace_named_architecture_and_exports(tmp_path, capsys):
+    svg, data, html = tmp_path / "t.svg", tmp_path / "t.json", tmp_path / "t.html"
+    argv = ["trace", "--arch", "simple", "--input-shape", "28,28,1", "--svg", svg, "--json", data, "--html", html]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    # Tutorial B prints 167,114 parameters for this network.
+    assert json.loads(data.read_text())["totals"]["params"] == 167_114
+    assert "167,114" in out
+    assert svg.read_text().lstrip().startswith("<svg")
+    assert "<html" in html.read_text().lower()
+    assert f"saved {svg}" in out
+
+    data.write_text("keep me")
+    code, out, err = run(argv, capsys)
+    assert code == 1
+    assert "--overwrite" in one_error_line(err)
+    assert data.read_text() == "keep me" and out == ""
+    code, _, err = run([*argv, "--overwrite"], capsys)
+    assert code == 0, err
+    assert json.loads(data.read_text())["totals"]["params"] == 167_114
+
+
+def test_trace_saved_model(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((8, 8, 1)), ConvBlock(4, name="my_block"), keras.layers.Flatten(),
+                              keras.layers.Dense(3)], name="saved")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    code, out, err = run(["trace", path, "--depth", "0", "--columns", "layer,output,params"], capsys)
+    assert code == 0, err
+    assert "my_block" in out and "(None, 4, 4, 4)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["trace"], "either a saved model"),
+        (["trace", "m.keras", "--arch", "simple"], "not both"),
+        (["trace", "missing.keras"], "no such file"),
+        (["trace", "junk.keras"], "could not load it"),
+        (["trace", "notes.txt"], "expected a model saved as .keras"),
+    ],
+)
+def test_trace_errors_are_one_line(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("junk.keras").write_text("not a zip")
+    Path("notes.txt").write_text("text")
+    code, _, err = run(argv, capsys)
+    assert code == 1
+    assert message in one_error_line(err)
+
+
+def test_trace_shows_the_arithmetic_that_fails(capsys):
+    code, out, err = run(["trace", "--arch", "deep_simple", "--input-shape", "8,8,1"], capsys)
+    assert code == 1 and out == ""
+    assert "maxpool 2 s2 valid: 1 -> 0  <-- here" in err
+    assert "Traceback" not in err
+
+
+# -- tune -----------------------------------------------------------------------------
+
+
+def test_tune_refuses_to_mix_with_an_existing_search(tmp_path, capsys):
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "digits" / "oracle.json").write_text("{}")
+    code, _, err = run(["tune", "--directory", tmp_path], capsys)
+    assert code == 1
+    line = one_error_line(err)
+    assert "--resume" in line and "--overwrite" in line
+    code, _, err = run(["tune", "--directory", tmp_path, "--project-name", "other", "--resume"], capsys)
+    assert code == 1
+    assert "no search" in one_error_line(err)
+    code, _, err = run(["tune", "--tuner", "hyperband", "--max-trials", "3", "--directory", tmp_path / "h"], capsys)
+    assert code == 1
+    assert "--max-trials does not apply" in one_error_line(err)
+
+
+@pytest.mark.slow
+def test_tune_runs_shows_the_table_and_resumes(tmp_path, capsys):
+    argv = ["tune", "--max-trials", "1", "--epochs", "1", "--limit", "160", "--directory", tmp_path]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    best = tmp_path / "digits" / "best.keras"
+    assert best.stat().st_size > 0
+    assert "best model: test accuracy" in out
+    trials = sorted(p.name for p in (tmp_path / "digits").glob("trial_*"))
+    assert len(trials) == 1
+    best.unlink()
+    code, out, err = run([*argv, "--resume"], capsys)
+    assert code == 0, err
+    assert best.exists()
+    # The finished trial is reloaded, not run again.
+    assert sorted(p.name for p in (tmp_path / "digits").glob("trial_*")) == trials
+
+
+# -- what a shell sees ----------------------------------------------------------------
+
+
+def test_offline_dataset_is_one_line(tmp_path, monkeypatch, capsys):
+    # No cache, and no way out: the download fails at once, on any machine.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(["train", "--dataset", "mnist", "--out", tmp_path / "o"], capsys)
+    assert code == 1
+    line = one_error_line(err)
+    assert line.startswith("cnnlab: error: Could not download the 'mnist' dataset")
+    assert "mnist.npz" in line and "--dataset digits" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_demo_in_a_shell(tmp_path):
+    out = tmp_path / "demo"
+    result = run_process("demo", "--epochs", "2", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # No traceback, and none of the backend's start-up chatter (absl's "E0000 ..." lines).
+    assert "Traceback" not in result.stderr
+    assert not re.search(r"^[EWI]\d{4} ", result.stderr, flags=re.M), result.stderr
+    for name in cli.RUN_FILES:
+        assert (out / name).stat().st_size > 0, name
+    stdout = result.stdout
+    assert "Shape trace" in stdout  # the trace comes first ...
+    assert stdout.index("Shape trace") < stdout.index("Epoch 1/2") < stdout.index("test accuracy")
+    assert f"saved to {out}/" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "digits" and metrics["augment"] == "digits"
