@@ -293,6 +293,7 @@ def test_value_range_inconsistent_with_the_data():
     with pytest.raises(ValueError, match=r"values in \[.*\], outside value_range=\(0, 1\).*Pass value_range=\(0, 255\)"):
         augmentation_preset("standard", data=pixels)
     augmentation_preset("standard", data=pixels, value_range=(0, 255))  # consistent: fine
+    augmentation_preset("light", data=pixels)  # flip, rotation, zoom: the range does not matter
     # [0, 1] images with a 0..255 range: brightness would saturate them.
     with pytest.warns(UserWarning, match=r"small part of value_range=\(0, 255\).*Pass value_range=\(0, 1\)"):
         augmentation_preset("strong", data=_images((8, 8, 8, 1)), value_range=(0, 255))

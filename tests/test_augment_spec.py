@@ -153,6 +153,14 @@ def test_replace_rejects_unknown_factors():
     assert AugmentSpec(rotation=0.1).replace(rotation=None).is_identity
 
 
+def test_uses_value_range_when_a_transform_clips_or_fills_with_it():
+    assert not PRESETS["light"].spec.uses_value_range  # flip, rotation, zoom: no clipping
+    assert PRESETS["standard"].spec.uses_value_range  # contrast clips
+    assert PRESETS["digits"].spec.uses_value_range
+    assert AugmentSpec(rotation=0.1, fill_mode="constant").uses_value_range
+    assert not AugmentSpec(flip="horizontal", fill_mode="constant").uses_value_range
+
+
 def test_describe_names_the_keras_layers():
     assert PRESETS["standard"].spec.describe() == [
         "RandomFlip('horizontal')", "RandomRotation(0.1)", "RandomZoom(0.1)", "RandomContrast(0.2)",
