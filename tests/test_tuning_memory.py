@@ -1,4 +1,10 @@
-"""Resident memory stays flat from trial to trial (20 trials of a tiny model)."""
+"""Resident memory stays flat from trial to trial (20 trials of a tiny model).
+
+The trials run eagerly: in graph mode TensorFlow keeps about 4 MiB per traced
+model even in a plain Keras build/fit loop with clear_session (see
+``python bench/bench_tuning.py --memory``), which would hide what this test
+checks: that the hypermodel and the tuner keep nothing from trial to trial.
+"""
 
 import keras
 import keras_tuner as kt
@@ -11,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 TRIALS = 20
 WARMUP = 5  # trials that fill one-off caches (kernels, tracing machinery)
-GROWTH_BOUND_MIB = 40.0
+GROWTH_BOUND_MIB = 16.0  # over 15 trials; measured: a few MiB of noise
 
 
 def resident_mib() -> float:
@@ -23,7 +29,7 @@ def resident_mib() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource  # noqa: PLC0415 - POSIX only
+    import resource  # POSIX only
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -44,7 +50,9 @@ def test_resident_memory_does_not_grow_across_trials(tmp_path, record_property):
     space = SearchSpace(
         num_blocks=[1, 2], filters=[4, 8], kernel_size=3, head_units=[0, 8], batch_size=64
     )
-    hypermodel = CNNHyperModel(data.input_shape, data.num_classes, search_space=space)
+    hypermodel = CNNHyperModel(
+        data.input_shape, data.num_classes, search_space=space, compile_kwargs=dict(run_eagerly=True)
+    )
     tuner = MeasuredSearch(
         hypermodel, objective="val_accuracy", max_trials=TRIALS, directory=str(tmp_path),
         project_name="memory", overwrite=True, seed=0,

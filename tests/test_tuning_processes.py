@@ -125,7 +125,12 @@ class Job:
 
     def start(self, **env) -> subprocess.Popen:
         args = [sys.executable, str(self.script), str(self.directory), str(self.max_trials), str(self.log)]
-        return subprocess.Popen(args, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Output goes to a file: a full pipe would block a long-running process.
+        self.starts = getattr(self, "starts", 0) + 1
+        output = open(self.script.with_name(f"process{self.starts}.out"), "w+b")  # noqa: SIM115
+        process = subprocess.Popen(args, env=_env(**env), stdout=output, stderr=subprocess.STDOUT)
+        process.output = output
+        return process
 
     def events(self) -> list[tuple[str, str, str]]:
         return [tuple(line.split()) for line in self.log.read_text().splitlines() if line.strip()]
@@ -137,14 +142,19 @@ class Job:
         return {name: json.loads(data)["status"] for name, data in self.trial_files().items()}
 
 
+def _output(process: subprocess.Popen) -> str:
+    process.output.seek(0)
+    return process.output.read().decode(errors="replace")
+
+
 def _wait(process: subprocess.Popen, timeout: float = TIMEOUT) -> tuple[int, str]:
     try:
-        out, _ = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
-        pytest.fail(f"job did not finish in {timeout} s:\n{out.decode(errors='replace')[-3000:]}")
-    return process.returncode, out.decode(errors="replace")
+        process.wait()
+        pytest.fail(f"job did not finish in {timeout} s:\n{_output(process)[-3000:]}")
+    return process.returncode, _output(process)
 
 
 def _wait_until(condition, processes, timeout: float = TIMEOUT, what: str = "") -> None:
@@ -152,7 +162,7 @@ def _wait_until(condition, processes, timeout: float = TIMEOUT, what: str = "") 
     while not condition():
         for p in processes:
             if p.poll() is not None and p.returncode != 0:
-                out = p.stdout.read().decode(errors="replace")
+                out = _output(p)
                 pytest.fail(f"a job exited with {p.returncode} while waiting for {what}:\n{out[-3000:]}")
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
@@ -190,20 +200,25 @@ def test_chief_and_two_workers_survive_a_killed_worker(tmp_path):
     job = Job(tmp_path, max_trials=3)
     port = free_port()
     chief = job.start(**tuner_environment("chief", port))
-    worker0 = job.start(**tuner_environment("tuner0", port))
+    # Worker 1 takes a trial first and stays inside it; worker 0 then starts beside it.
     worker1 = job.start(JOB_HOLD="1", **tuner_environment("tuner1", port))
-    processes = [chief, worker0, worker1]
+    processes = [chief, worker1]
     try:
-        def ready():
-            events = job.events()
-            return any(e[0] == "begin" and e[2] == "tuner1" for e in events) and any(
-                e[0] == "end" and e[2] == "tuner0" for e in events
-            )
-
-        _wait_until(ready, processes, what="worker 1 inside a trial and worker 0 past one")
+        _wait_until(
+            lambda: any(e[0] == "begin" and e[2] == "tuner1" for e in job.events()),
+            processes, what="worker 1 inside a trial",
+        )
         orphan = next(e[1] for e in job.events() if e[0] == "begin" and e[2] == "tuner1")
+        worker0 = job.start(**tuner_environment("tuner0", port))
+        processes.append(worker0)
+        _wait_until(
+            lambda: any(e[0] == "end" and e[2] == "tuner0" for e in job.events()),
+            processes, what="worker 0 past its first trial",
+        )
         worker1.kill()  # SIGKILL, in the middle of its trial
         assert _wait(worker1)[0] == -signal.SIGKILL
+        with open(job.log, "a") as f:
+            f.write("killed - tuner1\n")
 
         # The other worker carries on to the end of the search, losing nothing.
         code, out = _wait(worker0)
@@ -212,7 +227,10 @@ def test_chief_and_two_workers_survive_a_killed_worker(tmp_path):
         assert len(statuses) == 3
         assert statuses[f"trial_{orphan}"] == "RUNNING"
         assert sum(s == "COMPLETED" for s in statuses.values()) == 2
-        assert [e[2] for e in job.events() if e[0] == "end"] == ["tuner0", "tuner0"]
+        events = job.events()
+        assert [e[2] for e in events if e[0] == "end"] == ["tuner0", "tuner0"]
+        kill = events.index(("killed", "-", "tuner1"))
+        assert any(e[0] == "end" for e in events[kill:])  # worker 0 went on after the kill
         assert chief.poll() is None  # still serving the unfinished trial
 
         # A worker restarted with the same id finishes the interrupted trial.

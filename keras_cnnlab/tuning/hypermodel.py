@@ -180,7 +180,7 @@ def tunable_conv_block(
             x = tunable_conv_block(hp, f"block{i + 1}")(x)
         outputs = ClassifierHead(10)(x)
         model = keras.Model(inputs, outputs)
-        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     ```
     """

@@ -1,0 +1,378 @@
+"""Benchmark: CNNHyperModel searches on digits against build_cnn's default network.
+
+Measures, in one run with the variants alternating from repeat to repeat:
+
+* build_cnn's default network (the ``cnnlab demo`` set-up: 20 epochs, batch 32):
+  accuracy on the held-out test split;
+* a Hyperband search (fixed budget: ``--max-epochs``, factor 3, one iteration):
+  test accuracy of its best model, and of its best configuration retrained
+  like the baseline;
+* a RandomSearch given the same wall-clock budget as that Hyperband run;
+* the tuner's own overhead per trial: search time not spent in ``model.fit``
+  (building, compiling, checkpoints, the oracle), as a share of the trial time.
+
+Prints a markdown table of medians over the repeats and the command that made it.
+
+``--memory`` measures instead the resident memory after each of ``--trials``
+trials, each variant in a fresh process: CNNHyperModel searches in graph and in
+eager mode, and a plain Keras build/fit loop with ``clear_session`` (TensorFlow's
+own baseline).
+
+    python bench/bench_tuning.py              # about 10-20 minutes on a laptop CPU
+    python bench/bench_tuning.py --smoke      # seconds: tiny budgets, one repeat
+    python bench/bench_tuning.py --memory     # a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _tuners():
+    import keras_tuner as kt
+
+    class Timed:
+        """Records the search's wall time and stops at a time budget when given one."""
+
+        budget_s: float | None = None
+
+        def on_search_begin(self):
+            super().on_search_begin()
+            self.search_start = time.perf_counter()
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            if self.budget_s is not None and time.perf_counter() - self.search_start >= self.budget_s:
+                self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops here
+
+        def on_search_end(self):
+            super().on_search_end()
+            self.search_seconds = time.perf_counter() - self.search_start
+
+    class TimedHyperband(Timed, kt.Hyperband):
+        pass
+
+    class TimedRandomSearch(Timed, kt.RandomSearch):
+        pass
+
+    return TimedHyperband, TimedRandomSearch
+
+
+def _space(smoke: bool):
+    from keras_cnnlab.tuning import SearchSpace
+    from keras_cnnlab.tuning.search_space import augmentation_available
+
+    # pool_size=2 lets 8x8 digits take up to 3 blocks, like build_cnn's default.
+    space = SearchSpace(pool_size=2)
+    if augmentation_available():
+        space.choose(augmentation=["none", "digits"])
+    if smoke:
+        space.fix(num_blocks=1, kernel_size=3, head_units=0).choose(filters=[4, 8])
+    return space
+
+
+def _test_accuracy(model, data) -> float:
+    return float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
+
+
+def run_baseline(data, epochs: int, seed: int) -> dict:
+    import keras
+
+    from keras_cnnlab.models import build_cnn, compile_for
+
+    keras.utils.set_random_seed(seed)
+    model = build_cnn(data.input_shape, data.num_classes, seed=seed)
+    compile_for(model, data.y_train)
+    start = time.perf_counter()
+    model.fit(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+        epochs=epochs, batch_size=32, verbose=0,
+    )
+    return dict(test_accuracy=_test_accuracy(model, data), seconds=time.perf_counter() - start)
+
+
+def _fit_seconds(tuner) -> float:
+    return sum(
+        t.metrics.get_last_value("fit_seconds")
+        for t in tuner.oracle.trials.values()
+        if t.metrics.exists("fit_seconds")
+    )
+
+
+def _summary(tuner, data) -> dict:
+    trials = len(tuner.oracle.trials)
+    search = tuner.search_seconds
+    overhead = (search - _fit_seconds(tuner)) / trials
+    return dict(
+        trials=trials,
+        seconds=search,
+        test_accuracy=_test_accuracy(tuner.get_best_models(1)[0], data),
+        overhead_s=overhead,
+        overhead_share=overhead / (search / trials),
+    )
+
+
+def run_hyperband(data, space, max_epochs: int, seed: int, directory: str, compile_kwargs=None) -> dict:
+    import keras
+
+    from keras_cnnlab.tuning import CNNHyperModel
+
+    TimedHyperband, _ = _tuners()
+    keras.utils.set_random_seed(seed)
+    hypermodel = CNNHyperModel(
+        data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs
+    )
+    tuner = TimedHyperband(
+        hypermodel, objective="val_accuracy", max_epochs=max_epochs, factor=3,
+        hyperband_iterations=1, seed=seed, directory=directory, project_name=f"hyperband{seed}",
+        overwrite=True,
+    )
+    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0)
+    result = _summary(tuner, data)
+    result.update(tuner=tuner, hypermodel=hypermodel)
+    return result
+
+
+def run_random(
+    data, space, epochs: int, budget_s: float, seed: int, directory: str, compile_kwargs=None
+) -> dict:
+    import keras
+
+    from keras_cnnlab.tuning import CNNHyperModel
+
+    _, TimedRandomSearch = _tuners()
+    keras.utils.set_random_seed(seed)
+    hypermodel = CNNHyperModel(
+        data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs
+    )
+    tuner = TimedRandomSearch(
+        hypermodel, objective="val_accuracy", max_trials=10_000, seed=seed,
+        directory=directory, project_name=f"random{seed}", overwrite=True,
+    )
+    tuner.budget_s = budget_s
+    tuner.search(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+        verbose=0,
+    )
+    return _summary(tuner, data)
+
+
+def retrain_best(result: dict, data, epochs: int, seed: int) -> float:
+    """The best Hyperband configuration trained from scratch like the baseline."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tuner, hypermodel = result["tuner"], result["hypermodel"]
+    hp = tuner.get_best_hyperparameters(1)[0]
+    model = hypermodel.build(hp)
+    hypermodel.fit(
+        hp, model, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+        epochs=epochs, verbose=0,
+    )
+    return _test_accuracy(model, data)
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+def resident_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("--memory needs /proc (Linux)")
+
+
+def memory_variant(variant: str, trials: int) -> list[float]:
+    """RSS (MiB) after each trial of one variant; run in a fresh process."""
+    import keras
+    import keras_tuner as kt
+
+    from keras_cnnlab.data import load_dataset
+    from keras_cnnlab.models import build_cnn, compile_for
+    from keras_cnnlab.tuning import CNNHyperModel, SearchSpace
+
+    _quiet_tensorflow()
+    data = load_dataset("digits", limit=300, seed=0)
+    rss = []
+    if variant == "keras":
+        for i in range(trials):
+            keras.backend.clear_session()
+            model = build_cnn(data.input_shape, data.num_classes, filters=(4 + 4 * (i % 2),), head_units=())
+            compile_for(model, data.y_train)
+            model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                      epochs=1, batch_size=64, verbose=0)
+            del model
+            rss.append(resident_mib())
+        return rss
+
+    class Measured(kt.RandomSearch):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            rss.append(resident_mib())
+
+    space = SearchSpace(num_blocks=[1, 2], filters=[4, 8], kernel_size=3, head_units=[0, 8], batch_size=64)
+    hypermodel = CNNHyperModel(
+        data.input_shape, data.num_classes, search_space=space,
+        compile_kwargs=dict(run_eagerly=variant == "eager"),
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        tuner = Measured(hypermodel, objective="val_accuracy", max_trials=trials, seed=0,
+                         directory=directory, project_name="memory", overwrite=True)
+        tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                     epochs=1, verbose=0)
+    return rss
+
+
+def _slope(values: list[float], skip: int) -> float:
+    """Least-squares growth per trial (MiB) after the first ``skip`` trials."""
+    ys = values[skip:]
+    xs = range(len(ys))
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def run_memory(trials: int, argv) -> int:
+    variants = (
+        ("hypermodel", "CNNHyperModel + RandomSearch, graph mode"),
+        ("eager", "CNNHyperModel + RandomSearch, run_eagerly=True"),
+        ("keras", "plain Keras: clear_session, build_cnn, fit (no tuner)"),
+    )
+    rows = []
+    for variant, label in variants:
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-variant", variant, "--trials", str(trials)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        rss = json.loads(out.strip().splitlines()[-1])
+        rows.append((label, rss))
+        print(f"{variant}: " + ", ".join(f"{r:.0f}" for r in rss), flush=True)
+    skip = min(5, trials // 4)
+    print()
+    print(f"| variant ({trials} trials of a tiny model on digits, TensorFlow) | RSS after trial {skip} (MiB) "
+          f"| after trial {trials} | growth per trial after {skip} (MiB) |")
+    print("|---|---|---|---|")
+    for label, rss in rows:
+        print(f"| {label} | {rss[skip - 1]:.0f} | {rss[-1]:.0f} | {_slope(rss, skip):.2f} |")
+    print()
+    print("command: " + " ".join(["python", "bench/bench_tuning.py", *argv]))
+    return 0
+
+
+def _quiet_tensorflow() -> None:
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Every trial's new model retraces; TensorFlow's retracing warning is expected here.
+        tf.get_logger().setLevel("ERROR")
+
+
+def _median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="repeats (seeds); medians are reported")
+    parser.add_argument("--max-epochs", type=int, default=9, help="Hyperband's max_epochs (budget)")
+    parser.add_argument("--random-epochs", type=int, default=9, help="epochs of each random trial")
+    parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs of build_cnn's default")
+    parser.add_argument("--smoke", action="store_true", help="tiny budgets, one repeat (seconds)")
+    parser.add_argument("--directory", default=None, help="where the tuners write (default: a temp dir)")
+    parser.add_argument("--memory", action="store_true", help="measure resident memory per trial instead")
+    parser.add_argument("--trials", type=int, default=20, help="trials per --memory variant")
+    parser.add_argument("--memory-variant", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if args.memory_variant:
+        print(json.dumps(memory_variant(args.memory_variant, args.trials)))
+        return 0
+    if args.memory:
+        return run_memory(args.trials, argv)
+    _quiet_tensorflow()
+    if args.smoke:
+        args.repeats, args.max_epochs, args.random_epochs, args.baseline_epochs = 1, 2, 1, 1
+
+    from keras_cnnlab.data import load_dataset
+
+    data = load_dataset("digits", seed=0, limit=300 if args.smoke else None)
+    space = _space(args.smoke)
+    # Tiny smoke models train faster step by step than traced.
+    compile_kwargs = dict(run_eagerly=True) if args.smoke else None
+    directory = args.directory or tempfile.mkdtemp(prefix="bench_tuning_")
+    base_rows, hb_rows, rs_rows, retrained = [], [], [], []
+    try:
+        for repeat in range(args.repeats):
+            seed = repeat
+            base_rows.append(run_baseline(data, args.baseline_epochs, seed))
+            # Alternate which search runs first, so drift in machine load hits both alike.
+            order = ("hyperband", "random") if repeat % 2 == 0 else ("random", "hyperband")
+            for variant in order:
+                if variant == "hyperband":
+                    hb_rows.append(run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs))
+                else:
+                    # Equal budget: the latest Hyperband run's time (repeat 0 runs it first).
+                    budget = hb_rows[-1]["seconds"]
+                    rs_rows.append(
+                        run_random(data, space, args.random_epochs, budget, seed, directory, compile_kwargs)
+                    )
+            hb = hb_rows[-1]
+            retrained.append(retrain_best(hb, data, args.baseline_epochs, seed))
+            del hb["tuner"], hb["hypermodel"]
+            print(
+                f"repeat {repeat}: baseline {base_rows[-1]['test_accuracy']:.4f}, "
+                f"hyperband {hb['test_accuracy']:.4f} ({hb['trials']} trials, {hb['seconds']:.0f}s), "
+                f"retrained {retrained[-1]:.4f}, random {rs_rows[-1]['test_accuracy']:.4f} "
+                f"({rs_rows[-1]['trials']} trials, {rs_rows[-1]['seconds']:.0f}s)",
+                flush=True,
+            )
+    finally:
+        if args.directory is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    import keras
+
+    print()
+    print(
+        f"digits: {len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test, "
+        f"keras {keras.__version__} ({keras.backend.backend()}), {args.repeats} repeat(s), medians"
+    )
+    print()
+    print("| variant | test accuracy | trials | time (s) | overhead / trial (s) | overhead share |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| build_cnn default ({args.baseline_epochs} epochs) | {_median(base_rows, 'test_accuracy'):.4f} "
+        f"| 1 | {_median(base_rows, 'seconds'):.1f} | - | - |"
+    )
+    for name, rows in (
+        (f"Hyperband (max_epochs={args.max_epochs}, factor 3)", hb_rows),
+        (f"RandomSearch ({args.random_epochs} epochs/trial, Hyperband's time)", rs_rows),
+    ):
+        print(
+            f"| {name} | {_median(rows, 'test_accuracy'):.4f} | {_median(rows, 'trials'):.0f} "
+            f"| {_median(rows, 'seconds'):.1f} | {_median(rows, 'overhead_s'):.2f} "
+            f"| {100 * _median(rows, 'overhead_share'):.1f}% |"
+        )
+    print(
+        f"| Hyperband's best configuration, retrained ({args.baseline_epochs} epochs) "
+        f"| {statistics.median(retrained):.4f} | - | - | - | - |"
+    )
+    print()
+    print("command: " + " ".join(["python", "bench/bench_tuning.py", *argv]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
