@@ -211,6 +211,11 @@ class Timings:
     samples: dict[str, list[float]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
 
+    @property
+    def rounds(self) -> int:
+        """Timed rounds completed (each variant ran once per round)."""
+        return min((len(v) for v in self.samples.values()), default=0)
+
     def median(self, name: str) -> float:
         return statistics.median(self.samples[name])
 
@@ -238,6 +243,8 @@ def alternate(
     *,
     repeats: int,
     warmup: int = 1,
+    max_seconds: float | None = None,
+    min_repeats: int = 3,
 ) -> Timings:
     """Run each variant ``repeats`` times, alternating, and time each run.
 
@@ -246,6 +253,10 @@ def alternate(
     machine speed. A variant that returns a float reports its own time (e.g. an
     epoch measured by a callback); otherwise the wall time of the call counts.
     ``warmup`` untimed rounds come first (tracing, compilation, caches).
+
+    ``max_seconds`` bounds the timed rounds on a slow or crowded machine: no
+    new round starts once it is spent, provided ``min_repeats`` rounds ran.
+    ``Timings.rounds`` says how many did.
     """
     if repeats < 1:
         raise ValueError(f"Invalid value for argument `repeats`. Expected >= 1. Received repeats={repeats}.")
@@ -254,7 +265,10 @@ def alternate(
         for name in names:
             variants[name]()
     timings = Timings({name: [] for name in names})
+    began = time.perf_counter()
     for r in range(repeats):
+        if max_seconds is not None and r >= min_repeats and time.perf_counter() - began > max_seconds:
+            break
         for name in names if r % 2 == 0 else reversed(names):
             start = time.perf_counter()
             reported = variants[name]()

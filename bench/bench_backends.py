@@ -49,6 +49,11 @@ def worker(args) -> int:
     epoch()
     info = _common.machine_info(keras.backend.backend())
     ready = {"images": len(x), "version": info["backend_version"], "jit": bool(model.jit_compile)}
+    if keras.backend.backend() == "torch":
+        import torch
+
+        # PyTorch's CPU thread pool suffers most when other processes share the cores.
+        ready["threads"] = torch.get_num_threads()
     print("READY " + json.dumps(ready), flush=True)
     for line in sys.stdin:
         if line.strip() != "epoch":
@@ -109,6 +114,10 @@ class Worker:
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="timed epochs per backend (default 7; smoke 2)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=240.0,
+        help="start no new round after this many seconds of timing, once 3 rounds ran (default 240)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tile", type=int, default=None, help="repeat the training images per epoch (default 1)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default all three)")
@@ -140,7 +149,10 @@ def main(argv=None) -> int:
                 return seconds
             return epoch
 
-        timings = _common.alternate({b: timed(b, w) for b, w in running.items()}, repeats=repeats, warmup=0)
+        timings = _common.alternate(
+            {b: timed(b, w) for b, w in running.items()},
+            repeats=repeats, warmup=0, max_seconds=args.max_seconds,
+        )
     finally:
         for w in running.values():
             w.close()
@@ -157,13 +169,14 @@ def main(argv=None) -> int:
         median = timings.median(backend)
         value = (
             f"{_common.fmt_seconds(median)} (+/-{timings.spread(backend):.0%}), "
-            f"{images / median:,.0f} images/s ({backend} {w.info['version']}, jit_compile={w.info['jit']})"
+            f"{images / median:,.0f} images/s ({backend} {w.info['version']}, jit_compile={w.info['jit']}"
+            + (f", {w.info['threads']} threads)" if "threads" in w.info else ")")
         )
         if backend == reference:
             rows.append(_common.make_row(
                 figure, value,
                 baseline=f"build_cnn default, digits 8x8x1, {images} images/epoch, batch {args.batch_size}, "
-                f"{repeats} epochs each, alternating",
+                f"{timings.rounds} epochs each, alternating",
             ))
         else:
             rows.append(_common.make_row(

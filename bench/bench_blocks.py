@@ -66,6 +66,10 @@ def train_graph_ops(model, x, y):
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 30; smoke 2)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=150.0,
+        help="start no new round after this many seconds of timing, once 3 rounds ran (default 150)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--tile", type=int, default=None,
@@ -112,13 +116,16 @@ def main(argv=None) -> int:
             return timers[name].seconds
         return run
 
-    timings = _common.alternate({name: epoch(name, model) for name, model in models.items()}, repeats=repeats, warmup=1)
+    timings = _common.alternate(
+        {name: epoch(name, model) for name, model in models.items()},
+        repeats=repeats, warmup=1, max_seconds=args.max_seconds,
+    )
     ratio = timings.ratio("ConvBlock", "plain layers")
     floor = timings.ratio("plain copy", "plain layers")
     batch = (x[: args.batch_size], y[: args.batch_size])
     graphs = {name: train_graph_ops(models[name], *batch) for name in ("ConvBlock", "plain layers")}
     steps = -(-len(x) // args.batch_size)
-    where = f"digits 8x8x1, {len(x)} images/epoch, batch {args.batch_size} ({steps} steps), {repeats} epochs each, alternating"
+    where = f"digits 8x8x1, {len(x)} images/epoch, batch {args.batch_size} ({steps} steps), {timings.rounds} epochs each, alternating"
     rows = [
         _common.make_row(
             "Blocks: training time per epoch, build_cnn (ConvBlock + ClassifierHead)",

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,15 @@ def test_alternate_times_the_call_when_the_variant_returns_nothing():
     timings = _common.alternate({"x": lambda: None}, repeats=2, warmup=0)
     assert len(timings.samples["x"]) == 2
     assert all(0 <= t < 1 for t in timings.samples["x"])
+
+
+def test_alternate_stops_starting_rounds_when_the_time_is_spent():
+    timings = _common.alternate(
+        {"a": lambda: time.sleep(0.02), "b": lambda: None},
+        repeats=50, warmup=0, max_seconds=0.0, min_repeats=3,
+    )
+    assert timings.rounds == 3 and len(timings.samples["a"]) == len(timings.samples["b"]) == 3
+    assert _common.alternate({"a": lambda: None}, repeats=4, warmup=0, max_seconds=60).rounds == 4
 
 
 def test_alternate_rejects_zero_repeats():
