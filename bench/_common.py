@@ -87,7 +87,7 @@ def command_line(argv: Sequence[str] | None = None, *, script: str | None = None
 # --- machine --------------------------------------------------------------------
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -138,9 +138,9 @@ def machine_info(backend: str | None = None, *, gpu: str | None = None) -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "backend": backend,
-        "backend_version": _version(BACKEND_PACKAGES.get(backend, backend)),
-        "keras": _version("keras"),
-        "numpy": _version("numpy"),
+        "backend_version": package_version(BACKEND_PACKAGES.get(backend, backend)),
+        "keras": package_version("keras"),
+        "numpy": package_version("numpy"),
         "keras_cnnlab": _package_version(),
         "gpu": gpu,
     }

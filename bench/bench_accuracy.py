@@ -185,6 +185,8 @@ def main(argv=None) -> int:
         measure("svc", svc, data)
         measure("dense", train, dense_network, data, split)
         keras.backend.clear_session()
+        done = ", ".join(f"{name} {runs[-1][0]:.4f} ({runs[-1][1]:.0f} s)" for name, runs in results.items())
+        print(f"split {split + 1}/{splits}: {done}", flush=True)
 
     svc_accuracies = [a for a, _ in results["svc"]]
     svc_mean = statistics.mean(svc_accuracies)

@@ -6,7 +6,9 @@ digits dataset, compiles it and trains one untimed epoch (tracing and
 compilation). The workers then wait; this process asks them for one epoch at a
 time, alternating backends round by round, so machine load hits all of them
 alike. Quoted: the median epoch time of each backend and its ratio to
-TensorFlow's.
+TensorFlow's. Each backend runs with Keras's default ``jit_compile="auto"``
+(on a CPU: XLA off for TensorFlow, jit on for JAX, eager for PyTorch); the
+value says which was used.
 
     python bench/bench_backends.py            # about a minute on 2 cores
     python bench/bench_backends.py --smoke    # seconds
@@ -46,7 +48,8 @@ def worker(args) -> int:
 
     epoch()
     info = _common.machine_info(keras.backend.backend())
-    print("READY " + json.dumps({"images": len(x), "version": info["backend_version"]}), flush=True)
+    ready = {"images": len(x), "version": info["backend_version"], "jit": bool(model.jit_compile)}
+    print("READY " + json.dumps(ready), flush=True)
     for line in sys.stdin:
         if line.strip() != "epoch":
             break
@@ -105,7 +108,7 @@ class Worker:
 
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per backend (default 10; smoke 2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per backend (default 7; smoke 2)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tile", type=int, default=None, help="repeat the training images per epoch (default 1)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default all three)")
@@ -114,7 +117,7 @@ def main(argv=None) -> int:
     args.tile = args.tile or 1
     if args.worker:
         return worker(args)
-    repeats = args.repeats or (2 if args.smoke else 10)
+    repeats = args.repeats or (2 if args.smoke else 7)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     # Started one after the other: their imports and first epochs are not timed,
@@ -124,12 +127,20 @@ def main(argv=None) -> int:
         w = Worker(backend, args)
         if w.ready():
             workers[backend] = w
+            print(f"{backend}: ready ({w.info['images']} images/epoch, jit_compile={w.info['jit']})", flush=True)
         else:
             print(f"{backend}: not available ({w.error})", file=sys.stderr)
             workers[backend] = None
     running = {b: w for b, w in workers.items() if w is not None}
     try:
-        timings = _common.alternate({b: w.epoch for b, w in running.items()}, repeats=repeats, warmup=0)
+        def timed(backend, w):
+            def epoch():
+                seconds = w.epoch()
+                print(f"{backend}: epoch {seconds:.2f} s", flush=True)
+                return seconds
+            return epoch
+
+        timings = _common.alternate({b: timed(b, w) for b, w in running.items()}, repeats=repeats, warmup=0)
     finally:
         for w in running.values():
             w.close()
@@ -146,7 +157,7 @@ def main(argv=None) -> int:
         median = timings.median(backend)
         value = (
             f"{_common.fmt_seconds(median)} (+/-{timings.spread(backend):.0%}), "
-            f"{images / median:,.0f} images/s ({backend} {w.info['version']})"
+            f"{images / median:,.0f} images/s ({backend} {w.info['version']}, jit_compile={w.info['jit']})"
         )
         if backend == reference:
             rows.append(_common.make_row(

@@ -4,9 +4,12 @@ Both networks are build_cnn's default (three ConvBlocks of 32, 64 and 128
 filters with batch norm, max pooling and dropout, then a ClassifierHead) on the
 digits dataset; the plain one spells out every Conv2D, BatchNormalization,
 Activation, MaxPooling2D, Dropout and Dense layer. The script checks that the
-two have the same parameter count and, given the same weights, the same
-outputs; then times one training epoch of each, alternating, and quotes the
-median of the per-round ratios (target <= 1.02).
+two have the same parameter count, given the same weights the same outputs,
+and (on TensorFlow) the same operations in their training-step graph. Then it
+times one training epoch of each, alternating, and quotes the median of the
+per-round ratios (target <= 1.02). A second, identical plain network runs in
+the same rounds as a control: its ratio to the first is the noise floor of the
+run (1.0 on a quiet machine).
 
     python bench/bench_blocks.py            # about a minute on 2 cores
     python bench/bench_blocks.py --smoke    # seconds
@@ -45,6 +48,21 @@ def plain_cnn(input_shape, num_classes, *, filters, dropout, head_units, head_dr
     return keras.Model(inputs, outputs, name="plain")
 
 
+def train_graph_ops(model, x, y):
+    """Operation counts of the model's traced training step (TensorFlow only), or None."""
+    import collections
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    step = tf.function(model.train_step)
+    graph = step.get_concrete_function((tf.constant(x), tf.constant(y))).graph
+    return collections.Counter(op.type for op in graph.get_operations())
+
+
 def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 30; smoke 2)")
@@ -69,6 +87,7 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(0)
     blocks = build_cnn(data.input_shape, data.num_classes, **recipe, seed=0)
     plain = plain_cnn(data.input_shape, data.num_classes, **recipe, seed=0)
+    control = plain_cnn(data.input_shape, data.num_classes, **recipe, seed=0)
     block_params, plain_params = blocks.count_params(), plain.count_params()
 
     # Same weights in, same outputs out: the two really are one network.
@@ -80,8 +99,9 @@ def main(argv=None) -> int:
         atol=1e-5,
     )
 
+    models = {"ConvBlock": blocks, "plain layers": plain, "plain copy": control}
     timers = {}
-    for name, model in (("ConvBlock", blocks), ("plain layers", plain)):
+    for name, model in models.items():
         compile_for(model, y)
         timers[name] = _common.EpochTimer()
 
@@ -92,12 +112,11 @@ def main(argv=None) -> int:
             return timers[name].seconds
         return run
 
-    timings = _common.alternate(
-        {"ConvBlock": epoch("ConvBlock", blocks), "plain layers": epoch("plain layers", plain)},
-        repeats=repeats,
-        warmup=1,
-    )
+    timings = _common.alternate({name: epoch(name, model) for name, model in models.items()}, repeats=repeats, warmup=1)
     ratio = timings.ratio("ConvBlock", "plain layers")
+    floor = timings.ratio("plain copy", "plain layers")
+    batch = (x[: args.batch_size], y[: args.batch_size])
+    graphs = {name: train_graph_ops(models[name], *batch) for name in ("ConvBlock", "plain layers")}
     steps = -(-len(x) // args.batch_size)
     where = f"digits 8x8x1, {len(x)} images/epoch, batch {args.batch_size} ({steps} steps), {repeats} epochs each, alternating"
     rows = [
@@ -109,7 +128,15 @@ def main(argv=None) -> int:
             ratio=ratio,
             target=f"<= {TARGET}",
             met=ratio <= TARGET,
-            note="ratio: median of per-round ratios",
+            note=f"ratio: median of per-round ratios; the identical plain copy measured {floor:.3f} in the same rounds"
+            + ("" if graphs["ConvBlock"] is None else
+               f"; training-step graphs {'identical' if graphs['ConvBlock'] == graphs['plain layers'] else 'differ'}"),
+        ),
+        _common.make_row(
+            "Blocks: noise floor, plain layers vs an identical plain copy",
+            f"{_common.fmt_seconds(timings.median('plain copy'))} (+/-{timings.spread('plain copy'):.0%})",
+            baseline=f"plain layers: {_common.fmt_seconds(timings.median('plain layers'))}; same rounds",
+            ratio=floor,
         ),
         _common.make_row(
             "Blocks: parameter count, build_cnn vs plain layers",
@@ -127,6 +154,15 @@ def main(argv=None) -> int:
             met=bool(same),
         ),
     ]
+    if graphs["ConvBlock"] is not None:
+        ops = {name: sum(counts.values()) for name, counts in graphs.items()}
+        rows.append(_common.make_row(
+            "Blocks: operations in the traced training step (TensorFlow graph)",
+            f"{ops['ConvBlock']:,}",
+            baseline=f"plain layers: {ops['plain layers']:,}",
+            target="same operations",
+            met=graphs["ConvBlock"] == graphs["plain layers"],
+        ))
     _common.emit(rows, args, title="ConvBlock vs plain Keras layers")
     return 0
 

@@ -35,6 +35,7 @@ class Benchmark:
     path: str  # relative to the bench directory
     item: int  # position in the results table
     args: tuple[str, ...] = field(default=())
+    timeout: float = 480.0  # seconds, full run; smoke runs get 300
 
 
 # In running order: the tuner search runs before the accuracy benchmark, which
@@ -42,8 +43,8 @@ class Benchmark:
 BENCHMARKS = (
     Benchmark("blocks", "bench_blocks.py", 1),
     Benchmark("callbacks", "bench_callbacks.py", 2),
-    Benchmark("tuning", "bench_tuning.py", 4),
-    Benchmark("accuracy", "bench_accuracy.py", 3),
+    Benchmark("tuning", "bench_tuning.py", 4, timeout=900.0),
+    Benchmark("accuracy", "bench_accuracy.py", 3, timeout=900.0),
     Benchmark("augment", "bench_augment.py", 5),
     Benchmark("trace", "bench_trace.py", 6),
     Benchmark("import", "bench_import.py", 7),
@@ -145,7 +146,7 @@ def targets_section(rows) -> list[str]:
             lines.append(f"- met: {row['figure']}: {_common.fmt_value(row['value'])} ({row['target']})")
         elif row.get("met") is False:
             ratio = "" if row.get("ratio") is None else f", ratio {row['ratio']:.3f}"
-            reason = f" Reason: {row['note']}" if row.get("note") else ""
+            reason = f" Note: {row['note']}" if row.get("note") else ""
             lines.append(
                 f"- **missed**: {row['figure']}: {_common.fmt_value(row['value'])}{ratio} "
                 f"(target {row['target']}).{reason}"
@@ -163,7 +164,7 @@ def render(outcomes, *, info, total, smoke, command) -> str:
     ordered = sorted(outcomes, key=lambda o: o.benchmark.item)
     rows = [{**row, "machine": row.get("machine") or summary} for o in ordered for row in o.rows]
     versions = ", ".join(
-        f"{name} {_common._version(name) or '-'}" for name in ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn")
+        f"{name} {_common.package_version(name) or '-'}" for name in ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn")
     )
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [
@@ -198,7 +199,10 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny runs; writes to a temporary file, not RESULTS.md")
     parser.add_argument("--only", help="comma-separated benchmark names: " + ", ".join(b.name for b in BENCHMARKS))
     parser.add_argument("--output", help="where to write the table (default bench/RESULTS.md; a temporary file with --smoke)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per script (default 480; smoke 300)")
+    parser.add_argument(
+        "--timeout", type=float, default=None,
+        help="seconds per script (default 480, 900 for tuning and accuracy; smoke 300)",
+    )
     parser.add_argument("--json-dir", help="keep each script's JSON rows in this folder (default: a temporary one)")
     parser.add_argument("--bench-dir", default=str(_common.BENCH_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -218,7 +222,6 @@ def main(argv=None) -> int:
         output = Path(name)
     else:
         output = _common.BENCH_DIR / "RESULTS.md"
-    timeout = args.timeout or (300 if args.smoke else 480)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
     info = _common.machine_info()
@@ -232,7 +235,7 @@ def main(argv=None) -> int:
         for bench in chosen:
             outcomes.append(run_benchmark(
                 bench, bench_dir=Path(args.bench_dir), smoke=args.smoke, workdir=workdir,
-                timeout=timeout, gpu=gpu,
+                timeout=args.timeout or (300 if args.smoke else bench.timeout), gpu=gpu,
             ))
     total = time.perf_counter() - start
     output.parent.mkdir(parents=True, exist_ok=True)

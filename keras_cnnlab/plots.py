@@ -60,7 +60,10 @@ def plot_history(
     One panel per metric, epochs 1-based on the x axis. Between the training
     and validation curves the gap is shaded: red where the model does better on
     the training data (overfitting), grey where it does not. The overfitting
-    onset is marked with a vertical line.
+    onset is marked with a vertical line. When the history holds the
+    ``train_eval_*`` figures of an unbiased :class:`OverfittingGapMonitor`, the
+    training curve and the gap use them, and the running average Keras logs is
+    drawn dotted.
 
     Args:
         history: the ``History`` returned by ``fit``, or its ``.history`` dict.
@@ -104,7 +107,16 @@ def plot_history(
     for ax, name in zip(axes, shown):
         train = series[name]
         epochs = list(range(1, len(train) + 1))
-        ax.plot(epochs, train, marker="o", markersize=3, label=f"train {name}", color="tab:blue")
+        unbiased = series.get(f"train_eval_{name}")
+        if unbiased is not None and len(unbiased) == len(train):
+            # The gap monitor's inference-mode figures: the running average stays, dotted.
+            ax.plot(epochs, train, linestyle=":", linewidth=1, color="tab:blue",
+                    label=f"train {name} (running, as logged)")
+            train = unbiased
+            ax.plot(epochs, train, marker="o", markersize=3, color="tab:blue",
+                    label=f"train {name} (inference mode)")
+        else:
+            ax.plot(epochs, train, marker="o", markersize=3, label=f"train {name}", color="tab:blue")
         val = series.get(f"val_{name}")
         if val is not None and len(val) == len(train):
             ax.plot(epochs, val, marker="o", markersize=3, label=f"validation {name}", color="tab:orange")

@@ -47,7 +47,14 @@ def smoke_rows(tmp_path, script, *args):
     # The printed table carries every figure.
     for row in rows:
         assert row["figure"].replace("|", "\\|") in done.stdout
-    return {row["figure"].split(",")[0]: row for row in rows}
+    return rows
+
+
+def find(rows, prefix):
+    """The one row whose figure starts with ``prefix``."""
+    found = [row for row in rows if row["figure"].startswith(prefix)]
+    assert len(found) == 1, (prefix, [row["figure"] for row in rows])
+    return found[0]
 
 
 # --- helpers (in process, fast) ---------------------------------------------------
@@ -150,7 +157,7 @@ def test_run_all_collects_rows_and_reports_missing_and_failing_scripts(tmp_path)
     assert "augment: bench_augment.py | not available (script missing)" in text
     assert "trace: malformed row | failed (missing key 'value'" in text
     assert "- met: Blocks: epoch: 1 s (<= 1.02)" in text
-    assert "- **missed**: Blocks: other: 1 s, ratio 1.500 (target <= 1.02). Reason: machine busy" in text
+    assert "- **missed**: Blocks: other: 1 s, ratio 1.500 (target <= 1.02). Note: machine busy" in text
     # Rows are in benchmark order (blocks 1, augment 5, trace 6, import 7), whatever the running order.
     order = [text.index(s) for s in ("Blocks: epoch", "bench_augment.py", "trace: malformed", "import: bench_import.py")]
     assert order == sorted(order)
@@ -191,11 +198,14 @@ def test_run_all_rejects_unknown_names(capsys):
 @pytest.mark.slow
 def test_bench_blocks_smoke(tmp_path):
     rows = smoke_rows(tmp_path, "bench_blocks.py")
-    epoch = rows["Blocks: training time per epoch"]
+    assert len(rows) == 5
+    epoch = find(rows, "Blocks: training time per epoch")
     assert epoch["ratio"] > 0 and epoch["target"] == "<= 1.02" and isinstance(epoch["met"], bool)
-    params = rows["Blocks: parameter count"]
+    params = find(rows, "Blocks: parameter count")
     assert params["value"] == params["baseline"] and params["met"] is True
-    assert rows["Blocks: same outputs given the same weights"]["met"] is True
+    assert find(rows, "Blocks: same outputs given the same weights")["met"] is True
+    assert find(rows, "Blocks: operations in the traced training step")["met"] is True
+    assert find(rows, "Blocks: noise floor")["ratio"] > 0
 
 
 @pytest.mark.slow
@@ -206,52 +216,50 @@ def test_bench_accuracy_smoke(tmp_path):
         "met": None, "command": "c", "config": {"filters": [4], "head_units": [16], "epochs": 1},
     }]))
     rows = smoke_rows(tmp_path, "bench_accuracy.py", "--tuning-json", str(tuning))
-    cnn = next(row for key, row in rows.items() if key.startswith("Accuracy: build_cnn default recipe"))
+    cnn = find(rows, "Accuracy: build_cnn default recipe (")
     assert cnn["target"] == "mean > SVC mean" and isinstance(cnn["met"], bool) and cnn["ratio"] > 0
-    tuned = next(row for key, row in rows.items() if key.startswith("Accuracy: tuner-best configuration {"))
+    tuned = find(rows, "Accuracy: tuner-best configuration {")
     assert '"filters": [4]' in tuned["figure"] and tuned["ratio"] > 0
-    assert "Accuracy: SVC (RBF" in rows and "Accuracy: plain dense network (Flatten" in rows
-    for row in rows.values():
-        assert " +/- " in row["value"] and "test accuracy" in row["value"]
+    svc = find(rows, "Accuracy: SVC (RBF")
+    dense = find(rows, "Accuracy: plain dense network")
+    for row in (cnn, tuned, dense):
+        assert row["baseline"].startswith("SVC: " + svc["value"].split(";")[0])
+        assert "beats the SVC on " in row["value"] and row["value"].endswith("per split")
+    assert " +/- " in svc["value"]
 
 
 @pytest.mark.slow
 def test_bench_import_smoke(tmp_path):
     rows = smoke_rows(tmp_path, "bench_import.py")
-    alone = rows["Import: `import keras_cnnlab` alone"]
+    alone = find(rows, "Import: `import keras_cnnlab` alone")
     assert alone["met"] is True, alone  # the package loads no backend on import
-    after = rows["Import: `import keras_cnnlab` after `import keras`"]
+    after = find(rows, "Import: `import keras_cnnlab` after `import keras`")
     assert after["value"].startswith("+") and after["ratio"] >= 1.0
+    assert find(rows, "Import: heavy modules")["met"] is True
 
 
 @pytest.mark.slow
 def test_bench_backends_smoke(tmp_path):
     rows = smoke_rows(tmp_path, "bench_backends.py", "--backends", "tensorflow,jax")
-    tf_row = rows["Backends: training time per epoch on tensorflow"]
-    jax_row = rows["Backends: training time per epoch on jax"]
+    tf_row = find(rows, "Backends: training time per epoch on tensorflow")
+    jax_row = find(rows, "Backends: training time per epoch on jax")
     assert "images/s" in tf_row["value"] and tf_row["ratio"] is None
     assert jax_row["ratio"] > 0 and jax_row["baseline"].startswith("tensorflow: ")
 
 
 @pytest.mark.slow
-def test_bench_gpu_smoke_on_cpu(tmp_path):
-    rows = smoke_rows(tmp_path, "gpu/bench_gpu.py", "--cpu")
-    throughput = next(row for key, row in rows.items() if "training throughput" in key)
-    assert throughput["value"].endswith("images/s")
-    assert "CPU" in throughput["figure"]
-    assert len(rows) == 2
-
-
-@pytest.mark.slow
-def test_run_all_smoke_runs_a_real_script(tmp_path):
+def test_run_all_smoke_runs_the_gpu_script_on_cpu(tmp_path):
     out = tmp_path / "RESULTS.md"
     done = run_script(BENCH / "run_all.py", "--smoke", "--only", "gpu", "--output", str(out),
                       "--json-dir", str(tmp_path / "json"))
     assert f"wrote {out}" in done.stdout
     rows = json.loads((tmp_path / "json" / "gpu.json").read_text())
-    assert all(_common.row_problems(row) == [] for row in rows)
+    assert [_common.row_problems(row) for row in rows] == [[], []]
+    throughput = find(rows, "GPU script: training throughput")
+    assert throughput["value"].endswith("images/s") and "CPU" in throughput["figure"]
+    assert throughput["command"] == "KERAS_BACKEND=tensorflow python bench/gpu/bench_gpu.py --cpu --smoke"
     text = out.read_text()
     assert text.startswith("# Benchmark results (smoke run")
     for row in rows:
-        assert row["command"] in text
+        assert f"`{row['command']}`" in text and row["figure"] in text
     assert "| gpu | ok |" in text

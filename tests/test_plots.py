@@ -33,6 +33,15 @@ def _onset_lines(ax):
     return [line for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
+def test_unbiased_training_curve_is_preferred():
+    history = dict(HISTORY, train_eval_accuracy=[0.55, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.0])
+    ax = plot_history(history, None, metrics=["accuracy"]).axes[0]
+    solid = [list(line.get_ydata()) for line in ax.get_lines() if line.get_linestyle() == "-"]
+    dotted = [list(line.get_ydata()) for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert solid == [history["train_eval_accuracy"], HISTORY["val_accuracy"]]
+    assert dotted == [HISTORY["accuracy"]]
+
+
 @pytest.mark.multibackend
 def test_curves_gap_and_onset(tmp_path):
     path = tmp_path / "curves.png"

@@ -142,13 +142,33 @@ def test_gap_columns_and_verdict_whatever_the_order(report_first):
     console, buffer = _plain_console()
     report = RichTrainingReport(console)
     monitor = OverfittingGapMonitor(max_gap=0.05, patience=2, verbose=0)
-    _drive([report, monitor] if report_first else [monitor, report])
+    model = _drive([report, monitor] if report_first else [monitor, report])
     text = buffer.getvalue()
     epoch_lines = [line for line in text.splitlines() if line.startswith("Epoch ")]
     assert "gap_accuracy -0.1000" in epoch_lines[0] and "gap_loss -0.3000" in epoch_lines[0]
     assert "gap_accuracy 0.0500" in epoch_lines[2] and "gap_loss 0.3000" in epoch_lines[2]
     assert "Gap monitor  no overfitting detected (final gap_accuracy 0.0500)" in text
     assert report.summary().final_gaps == pytest.approx({"gap_loss": 0.3, "gap_accuracy": 0.05})
+    # the next fit of the same model without the monitor shows no stale verdict
+    _drive([report], model=model)
+    assert report.summary().verdict is None and "Gap monitor" not in report.export_text()
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("report_first", [True, False])
+def test_monitor_findings_follow_the_line_of_their_epoch(report_first, capsys):
+    console, buffer = _plain_console()
+    report = RichTrainingReport(console)
+    monitor = OverfittingGapMonitor(max_gap=0.0, patience=1)  # prints through the report
+    _drive([report, monitor] if report_first else [monitor, report])
+    lines = buffer.getvalue().splitlines()
+    findings = [i for i, line in enumerate(lines) if line.startswith("OverfittingGapMonitor:")]
+    # both criteria fire at epoch 3; their lines come right after that epoch's line
+    assert len(findings) == 2 and lines[findings[0] - 1].startswith("Epoch 3/3")
+    assert findings[1] == findings[0] + 1
+    assert "epoch 3: overfitting from epoch 3: val_loss rose from 0.7000" in lines[findings[0]]
+    assert "gap_accuracy 0.0500 above max_gap 0 for 1 epochs" in lines[findings[1]]
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.multibackend

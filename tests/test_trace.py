@@ -21,6 +21,15 @@ Z = dict(kernel_initializer="zeros")
 CAN_RUN_CHANNELS_FIRST = keras.backend.backend() != "tensorflow"  # TF's CPU kernels are NHWC only
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """The suite's fixture without its garbage-collection pass, which costs a second
+    per test here and frees nothing these tiny models need."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 # ---------------------------------------------------------------------------
 # Drawn stacks and an independent forward pass
 
@@ -496,3 +505,58 @@ def test_unbuilt_sequential_is_built_from_input_shape():
     trace = trace_shapes(model, (6, 6, 1))
     assert [r.output_shape for r in trace.rows] == [(None, 4, 4, 2), (None, 32), (None, 3)]
     assert trace.totals.params == model.count_params() == 20 + 99
+
+
+@multibackend
+def test_a_bare_layer_traces_with_its_parts():
+    trace = trace_shapes(ConvBlock(4, name="block", **Z), (9, 9, 3))
+    assert [r.path for r in trace.rows] == [
+        "block", "block/conv1", "block/norm1", "block/act1", "block/pool",
+    ]
+    assert trace.rows[0].output_shape == (None, 4, 4, 4)
+    assert "floor drops 1 row and 1 column" in trace.rows[0].explanation
+
+
+class BackendOnly(keras.Model):
+    """A call that refuses KerasTensors, as raw backend ops do."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(3, 3, name="conv", **Z)
+        self.pool = keras.layers.GlobalAveragePooling2D(name="gap")
+
+    def call(self, x, training=None):
+        if isinstance(x, keras.KerasTensor):
+            raise TypeError("backend tensors only")
+        return self.pool(self.conv(x))
+
+
+@multibackend
+def test_subclassed_call_that_needs_backend_tensors():
+    model = BackendOnly()
+    trace = trace_shapes(model, (7, 7, 2))
+    assert model.built
+    assert [(r.path, r.output_shape) for r in trace.rows] == [
+        ("conv", (None, 5, 5, 3)),
+        ("gap", (None, 3)),
+    ]
+    assert trace.totals.params == model.count_params()
+
+
+@multibackend
+def test_two_inputs_keras_ops_and_layers_without_rules():
+    a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 2))
+    x = keras.layers.Concatenate(name="concat")([a, b])
+    x = keras.layers.Conv2D(4, 3, strides=2, name="conv", **Z)(x)
+    x = keras.ops.relu(x)
+    x = keras.layers.Reshape((9, 4), name="reshape")(x)
+    out = keras.layers.Dense(2, name="dense", **Z)(keras.layers.Flatten(name="flat")(x))
+    model = keras.Model([a, b], out)
+    trace = trace_shapes(model)
+    assert trace.totals.input_shape == [(None, 8, 8, 3), (None, 8, 8, 2)]
+    assert trace.row("concat").explanation == "3 + 2 = 5 along axis -1"
+    relu = next(r for r in trace.rows if r.family == "ops.Relu")
+    assert relu.flops == 3 * 3 * 4 and relu.receptive_field == (3, 3)
+    assert trace.row("reshape").receptive_field is None  # no rule: unknown, not guessed
+    assert trace.totals.params == model.count_params()
+    assert [r.path for r in trace.rows] == [r.path for r in trace_shapes(model, [(8, 8, 3), (8, 8, 2)]).rows]

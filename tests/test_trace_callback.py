@@ -17,6 +17,15 @@ pytestmark = pytest.mark.multibackend
 Z = dict(kernel_initializer="zeros")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """The suite's fixture without its garbage-collection pass, which costs a second
+    per test here and frees nothing these tiny models need."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 def tiny_model():
     model = keras.Sequential(
         [keras.Input((8, 8, 1)), ConvBlock(2, name="block", **Z), keras.layers.Flatten(),

@@ -19,6 +19,15 @@ from keras_cnnlab.testing import spatial_ops
 pytestmark = pytest.mark.multibackend
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """The suite's fixture without its garbage-collection pass, which costs a second
+    per test here and frees nothing these tiny models need."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 def _layers(ops):
     out = []
     for i, op in enumerate(ops):

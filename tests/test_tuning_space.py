@@ -316,6 +316,8 @@ def test_tunable_conv_block_checks_its_arguments():
         (dict(search_space=[1, 2]), r"`search_space`"),
         (dict(max_blocks=0), r"`max_blocks`"),
         (dict(seed=1.5), r"`seed`"),
+        (dict(compile_kwargs=dict(loss="mse")), r"`compile_kwargs`.*\['loss'\]"),
+        (dict(compile_kwargs="eager"), r"`compile_kwargs`.*dict"),
     ],
 )
 def test_bad_hypermodel_arguments(kwargs, match):

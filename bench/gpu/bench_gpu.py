@@ -85,9 +85,9 @@ def main(argv=None) -> int:
     parser = _common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--cpu", action="store_true", help="run on the CPU, hiding any GPU")
     parser.add_argument("--images", type=int, default=None,
-                        help="training images per epoch (default 20000 on GPU, 512 on CPU, 64 smoke)")
+                        help="training images per epoch (default 20000 on GPU, 256 on CPU, 64 smoke)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 128 on GPU, 32 on CPU")
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 5; smoke 1)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per variant (default 5 on GPU, 3 on CPU; smoke 1)")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 compute")
     args = parser.parse_args(argv)
     if args.cpu:
@@ -111,9 +111,9 @@ def main(argv=None) -> int:
         return 0
 
     on_gpu = gpu is not None
-    images = args.images or (64 if args.smoke else 20000 if on_gpu else 512)
+    images = args.images or (64 if args.smoke else 20000 if on_gpu else 256)
     batch = args.batch_size or (128 if on_gpu else 32)
-    repeats = args.repeats or (1 if args.smoke else 5)
+    repeats = args.repeats or (1 if args.smoke else 5 if on_gpu else 3)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 

@@ -76,7 +76,8 @@ class AugmentationPipeline(DataLayer):
         self.value_range = _checks.standardize_value_range(value_range)
         self.seed = None if seed is None else int(seed)
         self.data_format = check_data_format(data_format)
-        self._range_checked = False
+        # Checked once, on the first batch whose values can be read.
+        self._range_checked = not spec.uses_value_range
         self.augment_layers = self._make_layers()
 
     def _make_layers(self) -> list:

@@ -170,7 +170,7 @@ def augmentation_preset(
     label = name if isinstance(name, str) else spec.to_string()
     if spec.flip and hint in _checks.FLIP_SENSITIVE:
         _checks.warn_flip(spec.flip, hint, f"augmentation_preset({label!r})")
-    if images is not None:
+    if images is not None and spec.uses_value_range:
         _checks.check_value_range(
             images, value_range, error=True, where=f"augmentation_preset({label!r}, data=...)"
         )

@@ -187,6 +187,16 @@ class AugmentSpec:
         """Whether the spec changes nothing."""
         return not self.factors
 
+    @property
+    def uses_value_range(self) -> bool:
+        """Whether ``value_range`` matters: contrast, brightness and erasing clip to
+        it, and a constant fill uses its low end."""
+        geometric = self.rotation or self.zoom or self.translation
+        return bool(
+            self.contrast or self.brightness or self.erasing
+            or (geometric and self.fill_mode == "constant")
+        )
+
     def to_string(self) -> str:
         """The canonical compact form, which :func:`parse_augment_spec` reads back."""
         tokens = []

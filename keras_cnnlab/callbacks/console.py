@@ -8,6 +8,7 @@ no control characters; Jupyter gets one rich display. Callers pass
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -47,8 +48,8 @@ def make_console(console: Console | str | os.PathLike | IO | None = None, *, wid
             "Invalid value for argument `console`. Expected None, a rich Console, a path or "
             f"a writable file. Received console={console!r}."
         )
-    if not out.is_terminal and not out.is_jupyter and width is None:
-        out.width = max(out.width, 120)
+    if not out.is_terminal and not out.is_jupyter:
+        out.width = width if width is not None else max(out.width, 120)
     return out
 
 
@@ -128,6 +129,8 @@ class LiveDisplay:
                 transient=True,
             )
             self._live.start()
+            # fit has no hook for an exception: at least give the terminal its cursor back
+            atexit.register(self.stop)
         elif self.mode == "jupyter":
             import threading
 
@@ -141,7 +144,11 @@ class LiveDisplay:
     def stop(self, final=None) -> None:
         """Stop refreshing. ``final`` is printed (terminal) or shown in place (Jupyter)."""
         if self._live is not None:
+            atexit.unregister(self.stop)
+            thread = getattr(self._live, "_refresh_thread", None)
             self._live.stop()
+            if thread is not None:  # Live.stop only signals its thread; leave none behind
+                thread.join(timeout=2.0)
             self._live = None
             if final is not None:
                 self.console.print(final)

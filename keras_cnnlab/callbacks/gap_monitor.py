@@ -47,8 +47,10 @@ _MODES = ("auto", "min", "max")
 _MAX_HINTS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "top_k")
 _MIN_HINTS = ("loss", "error", "crossentropy", "hinge", "mse", "mae", "mape", "msle", "poisson", "divergence")
 
-# model -> the monitor attached to it during fit, read by the training report.
+# model -> the monitor attached to it, read by the training report; and model -> the
+# report, which prints the monitor's findings under the epoch they belong to.
 _ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_REPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def attached_monitor(model) -> OverfittingGapMonitor | None:
@@ -57,6 +59,14 @@ def attached_monitor(model) -> OverfittingGapMonitor | None:
         return _ATTACHED.get(model)
     except TypeError:
         return None
+
+
+def attach_report(model, report) -> None:
+    """Let the monitor of ``model`` hand its messages to ``report`` (a RichTrainingReport)."""
+    try:
+        _REPORTS[model] = report
+    except TypeError:
+        pass
 
 
 def _finite(value) -> bool:
@@ -416,6 +426,11 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         return self._run.restored_epoch
 
     @property
+    def last_epoch(self) -> int | None:
+        """The last epoch (0-based) the monitor judged, or ``None`` before any."""
+        return self._run.last_epoch
+
+    @property
     def gap_key(self) -> str:
         """The log key of the tracked gap, such as ``gap_accuracy``."""
         return f"gap_{self.metric}"
@@ -652,12 +667,15 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         self._run.messages.append(message)
         if not self.verbose:
             return
+        text = f"OverfittingGapMonitor: {message}"
+        report = _REPORTS.get(self._model) if self._console is None and self._model is not None else None
+        if report is not None and report.add_note(text):
+            return  # printed by the report, after the line of the epoch it concerns
         if self._console is None:
             from keras_cnnlab.callbacks.console import make_console
 
             self._console = make_console(None)
-        self._console.print(f"OverfittingGapMonitor: {message}", markup=False, highlight=False,
-                            soft_wrap=True)
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     # -- copies ----------------------------------------------------------------
 

@@ -29,15 +29,12 @@ import warnings
 from pathlib import Path
 
 from keras.callbacks import ProgbarLogger
-from rich import box
 from rich.console import Group
-from rich.progress_bar import ProgressBar
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from keras_cnnlab.callbacks.console import LiveDisplay, make_console, recording_console, render_mode
-from keras_cnnlab.callbacks.gap_monitor import attached_monitor, metric_direction
+from keras_cnnlab.callbacks.gap_monitor import attach_report, attached_monitor, metric_direction
 
 __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
 
@@ -136,6 +133,7 @@ class _Run:
         self.monitor = None
         self.direction = None
         self.best_index = None
+        self.notes: list[str] = []
 
 
 class RichTrainingReport(ProgbarLogger):
@@ -264,6 +262,11 @@ class RichTrainingReport(ProgbarLogger):
         train_seconds = sum(r.train_seconds for r in records)
         end = run.end if run.end is not None else time.perf_counter()
         monitor = attached_monitor(self._model) if self._model is not None else None
+        # only a monitor that took part in this fit: it wrote its gap into these logs
+        if monitor is not None and not (
+            records and monitor.last_epoch == records[-1].epoch and any(k.startswith("gap_") for k in last)
+        ):
+            monitor = None
         return TrainingSummary(
             epochs=len(records),
             monitor=run.monitor,
@@ -271,7 +274,7 @@ class RichTrainingReport(ProgbarLogger):
             best_value=best.logs.get(run.monitor) if best else None,
             final_logs=dict(last),
             final_gaps={k: v for k, v in last.items() if k.startswith("gap_")},
-            verdict=monitor.verdict if monitor is not None and monitor._run.last_epoch is not None else None,
+            verdict=monitor.verdict if monitor is not None else None,
             seconds=end - run.start if records else 0.0,
             train_seconds=train_seconds,
             images=total_images,
@@ -281,65 +284,82 @@ class RichTrainingReport(ProgbarLogger):
 
     # -- rendering -------------------------------------------------------------
 
-    def table(self) -> Table:
-        """The epoch table of the last fit (a rich Table), best epoch marked."""
+    def table(self) -> Text:
+        """The epoch table of the last fit, best epoch marked, as a styled rich Text.
+
+        Columns are laid out here rather than by ``rich.table.Table``, whose
+        layout costs ten times more: the table is drawn at the end of every fit.
+        """
         run = self._run
         columns = self._columns()
         show_lr = any(r.learning_rate is not None for r in run.records)
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        unit = "img/s" if self._images_known() else "steps/s"
         # Two-line headers ("val" over "accuracy") keep the columns narrow.
-        table.add_column("\nepoch", justify="right", no_wrap=True)
+        headers = [("", "epoch")]
         for key in columns:
             prefix = next((p[:-1] for p in _PREFIXES if key.startswith(p)), "train")
-            table.add_column(
-                f"{prefix}\n{key.removeprefix(prefix + '_')}", justify="right", no_wrap=True,
-                style="cyan" if prefix == "gap" else None,
-            )
-        if show_lr:
-            table.add_column("\nlr", justify="right", no_wrap=True)
-        table.add_column("\ntime", justify="right", no_wrap=True)
-        unit = "img/s" if self._images_known() else "steps/s"
-        table.add_column(f"\n{unit}", justify="right", no_wrap=True)
+            headers.append((prefix, key.removeprefix(prefix + "_")))
+        headers += ([("", "lr")] if show_lr else []) + [("", "time"), ("", unit)]
+        styles = [None] + ["cyan" if key.startswith("gap_") else None for key in columns]
+        styles += [None] * (len(headers) - len(styles))
+        rows = []
         for i, record in enumerate(run.records):
-            best = i == run.best_index
-            cells = [f"{record.epoch + 1}{' *' if best else ''}"]
+            cells = [f"{record.epoch + 1}{' *' if i == run.best_index else ''}"]
             cells += [_fmt(record.logs.get(key)) for key in columns]
             if show_lr:
                 cells.append(_fmt_lr(record.learning_rate))
-            cells.append(_fmt_seconds(record.seconds))
-            cells.append(_fmt_rate(record, unit=False))
-            table.add_row(*cells, style="bold green" if best else None)
+            cells += [_fmt_seconds(record.seconds), _fmt_rate(record, unit=False)]
+            rows.append(cells)
+        widths = [max(len(top), len(bottom), *(len(row[j]) for row in rows))
+                  for j, (top, bottom) in enumerate(headers)]
+        gap = "  "
+        text = Text(no_wrap=True, overflow="ignore", end="")
+        for line in zip(*headers):
+            text.append(gap.join(cell.rjust(w) for cell, w in zip(line, widths)).rstrip(), style="bold")
+            text.append("\n")
+        text.append("─" * (sum(widths) + len(gap) * (len(widths) - 1)) + "\n")
+        for i, cells in enumerate(rows):
+            row_style = "bold green" if i == run.best_index else None
+            for j, (cell, width) in enumerate(zip(cells, widths)):
+                if j:
+                    text.append(gap)
+                text.append(cell.rjust(width), style=row_style or styles[j])
+            text.append("\n")
         if run.best_index is not None:
-            table.caption = f"* best {run.monitor}"
-        return table
+            text.append(f"* best {run.monitor}\n")
+        return text
 
-    def summary_renderable(self) -> Table:
-        """The closing summary as a rich renderable."""
+    def summary_renderable(self) -> Text:
+        """The closing summary as a styled rich Text."""
         s = self.summary()
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
+        lines = []
         if s.best_epoch is not None:
-            grid.add_row("Best epoch", f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}")
+            lines.append(("Best epoch", f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}"))
         if s.final_logs:
             shown = [k for k in self._columns() if not k.startswith("gap_") and k in s.final_logs]
-            grid.add_row("Final epoch", "  ".join(f"{k} {_fmt(s.final_logs[k])}" for k in shown))
+            lines.append(("Final epoch", "  ".join(f"{k} {_fmt(s.final_logs[k])}" for k in shown)))
         if s.final_gaps:
-            grid.add_row(
+            lines.append((
                 "Final gap",
-                "  ".join(f"{k} {_fmt(v)}" for k, v in s.final_gaps.items()) + "  (train better by)",
-            )
+                "  ".join(f"{k} {_fmt(v)}" for k, v in s.final_gaps.items())
+                + "  (positive: better on the training data)",
+            ))
         if s.verdict is not None:
-            grid.add_row("Gap monitor", s.verdict)
+            lines.append(("Gap monitor", s.verdict))
         throughput = (
             f"{s.images_per_second:,.0f} images/s" if s.images_per_second
             else f"{_steps_per_second(self._run.records):,.1f} steps/s"
         )
-        grid.add_row(
+        lines.append((
             "Time",
             f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training steps; {throughput}",
-        )
-        return grid
+        ))
+        width = max(len(label) for label, _ in lines)
+        text = Text(end="")
+        for i, (label, value) in enumerate(lines):
+            text.append(label.ljust(width + 2), style="bold")
+            text.append(value + ("\n" if i < len(lines) - 1 else ""))
+        return text
 
     def renderable(self) -> Group:
         """Trial header (in a search), epoch table and summary, as one renderable."""
@@ -387,6 +407,22 @@ class RichTrainingReport(ProgbarLogger):
         return recorder
 
     # -- Keras hooks -----------------------------------------------------------
+
+    def add_note(self, text: str) -> bool:
+        """Print ``text`` under the current epoch's line; ``False`` when not in ``fit``.
+
+        Other callbacks (the gap monitor) use it so that their findings follow
+        the epoch they concern, in the same console.
+        """
+        run = self._run
+        if not run.in_fit:
+            return False
+        run.notes.append(text)
+        return True
+
+    def set_model(self, model):
+        super().set_model(model)
+        attach_report(model, self)
 
     def set_params(self, params):
         self.params = params
@@ -461,6 +497,8 @@ class RichTrainingReport(ProgbarLogger):
     def on_train_end(self, logs=None):
         run = self._run
         self._flush()
+        if run.mode != "jupyter":
+            self._print_notes()
         run.end = time.perf_counter()
         run.in_fit = False
         run.phase = "done"
@@ -468,12 +506,13 @@ class RichTrainingReport(ProgbarLogger):
         if run.records:
             # the terminal and files showed the opening lines already; Jupyter's one display did not
             opening = self._opening() if run.mode == "jupyter" else []
-            final = Group(*opening, self.table(), self.summary_renderable())
+            notes = [Text(n, style="yellow") for n in run.notes] if run.mode == "jupyter" else []
+            final = Group(*opening, self.table(), *notes, self.summary_renderable())
         if run.display is not None:
             run.display.stop(final)
             run.display = None
         elif final is not None:
-            self._console.print(final)
+            self._print_plain(final)
 
     # Outside fit, evaluate and predict show Keras's own bar (as their verbose asks).
     def on_test_end(self, logs=None):
@@ -491,6 +530,9 @@ class RichTrainingReport(ProgbarLogger):
 
     # -- internals -------------------------------------------------------------
 
+    def _print_plain(self, renderable):
+        self._console.print(renderable, soft_wrap=True, highlight=False)
+
     def _flush(self):
         run = self._run
         if run.pending is None:
@@ -507,6 +549,12 @@ class RichTrainingReport(ProgbarLogger):
         improved = self._update_best(record)
         if run.mode != "jupyter":
             self._console.print(self._epoch_line(record, improved), highlight=False, soft_wrap=True)
+            self._print_notes()
+
+    def _print_notes(self):
+        run = self._run
+        while run.notes:
+            self._console.print(Text(run.notes.pop(0), style="yellow"), soft_wrap=True)
 
     def _update_best(self, record) -> bool:
         run = self._run
@@ -588,35 +636,42 @@ class RichTrainingReport(ProgbarLogger):
             parts += self._opening()
             if run.records:
                 parts.append(self.table())
+            parts += [Text(note, style="yellow") for note in list(run.notes)]
         parts.append(self._progress_line())
         return Group(*parts)
 
-    def _progress_line(self) -> Table:
+    def _progress_line(self) -> Text:
         run = self._run
         now = time.perf_counter()
-        grid = Table.grid(padding=(0, 1))
         total = f"/{run.epochs}" if run.epochs else ""
-        epoch = f"Epoch {run.epoch + 1}{total}" if run.epoch is not None else "Starting"
-        step = run.step
-        elapsed = now - (run.epoch_start or now)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"Epoch {run.epoch + 1}{total}" if run.epoch is not None else "Starting", style="bold")
         if run.phase == "validating":
-            grid.add_row(Text(epoch, style="bold"), Text(f"validating, step {run.val_step}", style="yellow"),
-                         Text(f"elapsed {_fmt_seconds(now - run.start)}"))
-            return grid
-        bar = ProgressBar(total=run.steps, completed=step, width=28)
-        steps = f"{step}/{run.steps}" if run.steps else f"{step}"
+            line.append(f"  validating, step {run.val_step}", style="yellow")
+            line.append(f"  elapsed {_fmt_seconds(now - run.start)}")
+            return line
+        step = run.step
+        width = 28
+        if run.steps:
+            done = min(width, int(width * step / run.steps))
+            line.append(" ")
+            line.append("━" * done, style="bar.complete")
+            line.append("━" * (width - done), style="bar.back")
+            line.append(f" {step}/{run.steps}")
+        else:
+            line.append(f" step {step}")
         images = self._images(step)
         train_time = (run.val_start or now) - (run.epoch_start or now)
         if images is not None and train_time > 0:
-            rate = f"{images / train_time:,.0f} img/s"
+            line.append(f"  {images / train_time:,.0f} img/s")
         elif train_time > 0:
-            rate = f"{step / train_time:,.1f} steps/s"
-        else:
-            rate = ""
-        remaining = self._remaining(step, elapsed)
-        timing = f"{_fmt_seconds(now - run.start)}" + (f" < {_fmt_seconds(remaining)}" if remaining is not None else "")
-        grid.add_row(Text(epoch, style="bold"), bar, steps, rate, timing, self._live_metrics())
-        return grid
+            line.append(f"  {step / train_time:,.1f} steps/s")
+        remaining = self._remaining(step, now - (run.epoch_start or now))
+        line.append(f"  {_fmt_seconds(now - run.start)}")
+        if remaining is not None:
+            line.append(f" < {_fmt_seconds(remaining)}")
+        line.append_text(self._live_metrics())
+        return line
 
     def _remaining(self, step, elapsed):
         run = self._run
@@ -638,11 +693,12 @@ class RichTrainingReport(ProgbarLogger):
             items = list(logs.items())
         except Exception:  # a logs object being replaced under us: skip this frame
             return text
+        items.sort(key=lambda item: item[0] != "loss")
         for key, value in items:
             if key.startswith(_PREFIXES) or key in _LR_KEYS:
                 continue
             if isinstance(value, numbers.Real) and (self.metrics is None or key == "loss" or key in self.metrics):
-                text.append(f" {key} {_fmt(value)}")
+                text.append(f"  {key} {_fmt(value)}")
         return text
 
     def _learning_rate(self, logs):

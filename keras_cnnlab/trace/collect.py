@@ -3,10 +3,11 @@
 * Functional and Sequential models: the shapes of the graph's nodes (no call).
 * ConvBlock and ClassifierHead: their parts in order, through each part's
   ``compute_output_shape``.
-* Other layers with parts, subclassed models, and models given a concrete
-  ``input_shape`` their graph leaves open: one symbolic call
-  (``keras.backend.compute_output_spec``) that records every part's input and
-  output shape. No data goes through the model.
+* Subclassed models, other layers with parts, and models given a concrete
+  ``input_shape`` where their graph has unknown sizes: one call on symbolic
+  tensors that records every part's input and output shape (see
+  :class:`_Recorder`). No data goes through the model, and the layers keep no
+  trace of it.
 """
 
 from __future__ import annotations
@@ -120,10 +121,14 @@ def _chain_parts(layer) -> list | None:
 
 
 class _Event:
-    __slots__ = ("layer", "inputs", "outputs", "input_ids", "output_ids", "dtype", "children")
+    __slots__ = (
+        "layer", "inputs", "outputs", "input_ids", "output_ids", "dtype", "children", "_alive",
+    )
 
     def __init__(self, layer, tensors):
         self.layer = layer
+        # Holding the tensors keeps their ids unique while the recording lasts.
+        self._alive = list(tensors)
         self.inputs = [_shape(t) for t in tensors]
         self.input_ids = [id(t) for t in tensors]
         self.outputs = None
@@ -133,6 +138,7 @@ class _Event:
 
     def set_outputs(self, outputs):
         flat = _flat(outputs)
+        self._alive += flat
         self.outputs = [_shape(t) for t in flat]
         self.output_ids = [id(t) for t in flat]
         self.dtype = _dtype(flat[0]) if flat else None
@@ -448,7 +454,7 @@ class Collector:
         except Exception:  # noqa: BLE001 - an explanation is optional
             row.explanation = None
 
-        reach = self._reach(op, input_shapes, input_reaches, child_reach)
+        reach = self._reach(op, input_shapes, output_shapes, input_reaches, child_reach)
         if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
             row.receptive_field, row.effective_stride = reach.rf, reach.jump
         row.covers_input = reach.covers_input
@@ -499,9 +505,9 @@ class Collector:
         dilation = getattr(op, "dilation_rate", None)
         row.dilation_rate = tuple(dilation) if dilation is not None else None
 
-    def _reach(self, op, input_shapes, input_reaches, child_reach) -> Reach:
+    def _reach(self, op, input_shapes, output_shapes, input_reaches, child_reach) -> Reach:
         reach_in = _merge(input_reaches)
-        kind = costs.reach_kind(op, input_shapes)
+        kind = costs.reach_kind(op, input_shapes, output_shapes)
         if kind == "global":
             return GLOBAL
         if kind == "pointwise":

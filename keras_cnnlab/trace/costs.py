@@ -22,6 +22,8 @@ of ``Conv2D`` is costed as a Conv2D. Costs are per sample, at inference:
   softmax 5, gelu 8, ...).
 * Add, Subtract, Multiply, Maximum, Minimum: ``n_inputs - 1`` per output
   element; Average one more. Rescaling and Normalization: 2 per element.
+* ``keras.ops`` calls: activations by name as above; add, subtract, multiply,
+  divide, maximum, minimum one per output element.
 * Free at inference (0): Dropout and the other noise layers, the Random*
   augmentation layers, Flatten, Reshape, Permute, padding, cropping,
   Concatenate, nearest-neighbour upsampling, Input.
@@ -148,8 +150,20 @@ _GLOBALPOOL = {
 _MERGE = {"Add", "Subtract", "Multiply", "Maximum", "Minimum"}
 
 
+def _is_layer(op) -> bool:
+    from keras import layers
+
+    return isinstance(op, layers.Layer)
+
+
 def family(op) -> str:
-    """The first class name along ``op``'s hierarchy that the rules know, else its own."""
+    """The first class name along ``op``'s hierarchy that the rules know, else its own.
+
+    Operations that are not layers (``keras.ops`` calls in a functional model)
+    are named ``"ops.<Class>"``.
+    """
+    if not _is_layer(op):
+        return f"ops.{type(op).__name__}"
     for cls in type(op).__mro__:
         name = cls.__name__
         if name in _KNOWN:
@@ -218,6 +232,8 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
     kind = family(op)
     if kind in _FREE or kind == "RandomAugmentation":
         return 0, 0, None
+    if kind.startswith("ops."):
+        return _op_cost(kind[4:], input_shapes, output_shapes)
     if not input_shapes or not output_shapes:
         return None, None, "shape unknown"
     if not all(_known(s) for s in (*input_shapes, *output_shapes)):
@@ -277,6 +293,22 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
     return None, None, f"no cost rule for {type(op).__name__}"
 
 
+_ELEMENTWISE_OPS = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum"}
+
+
+def _op_cost(name, input_shapes, output_shapes):
+    """A ``keras.ops`` call: element-wise arithmetic and activations by name, else unknown."""
+    if not output_shapes or not all(_known(s) for s in output_shapes):
+        return None, None, "size unknown"
+    elements = _elements(output_shapes[0])
+    per = ACTIVATION_FLOPS.get(re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower())
+    if per is not None:
+        return 0, per * elements, None
+    if name in _ELEMENTWISE_OPS:
+        return 0, elements, None
+    return None, None, f"no cost rule for keras.ops {name}"
+
+
 def spatial_op(op) -> shapes.SpatialOp | None:
     """The :class:`~keras_cnnlab.shapes.SpatialOp` of a 2-D convolution or pooling layer."""
     kind = family(op)
@@ -290,7 +322,7 @@ def spatial_op(op) -> shapes.SpatialOp | None:
     return None
 
 
-def reach_kind(op, input_shapes: list) -> str:
+def reach_kind(op, input_shapes: list, output_shapes: list | None = None) -> str:
     """How ``op`` changes the receptive field.
 
     ``"spatial"`` (a window, see :func:`spatial_op`), ``"pointwise"`` (keeps
@@ -298,6 +330,11 @@ def reach_kind(op, input_shapes: list) -> str:
     ConvBlock), or ``"unknown"``.
     """
     kind = family(op)
+    if kind.startswith("ops."):
+        # keras.ops calls that keep the shape are element-wise in CNNs (relu, add, ...).
+        shapes_ = [*input_shapes, *(output_shapes or [None])]
+        same = bool(input_shapes) and all(s == shapes_[0] for s in shapes_)
+        return "pointwise" if same else "unknown"
     if spatial_op(op) is not None:
         return "spatial"
     if kind == "ConvBlock":
@@ -344,8 +381,11 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
         text = f"{sizes} ({labels}), channels {c_in} -> {c_out}"
         for step in steps:
             rows, cols = step.op.dropped(step.input_size)
-            if rows or cols:
-                text += f"; {step.op.kind} floors away {rows} row(s) and {cols} column(s)"
+            dropped = [
+                f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n
+            ]
+            if dropped:
+                text += f"; {step.op.kind} floor drops {' and '.join(dropped)}"
         return text
     if kind == "Flatten":
         dims = " x ".join("?" if v is None else str(v) for v in x[1:])
@@ -353,7 +393,8 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
     if kind == "Dense":
         text = f"{x[-1]} -> {y[-1]} units"
         if len(x) > 2:
-            text += f" at each of {_size(x[1:-1])} positions"
+            positions = "x".join("?" if v is None else str(v) for v in x[1:-1])
+            text += f" at each of {positions} positions"
         return text
     if kind in _GLOBALPOOL and len(x) == 4:
         c_in, size = _split(x, op)

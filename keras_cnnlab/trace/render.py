@@ -128,10 +128,14 @@ def check_columns(columns) -> tuple[str, ...]:
     return names
 
 
+def _text(value) -> Text:
+    return value if isinstance(value, Text) else Text(value)
+
+
 def _table(trace: ShapeTrace, columns) -> Table:
     flagged = {f.layer for f in trace.findings if f.layer and f.severity == "warning"}
     table = Table(
-        title=f"Shape trace of {trace.model_name!r}",
+        title=Text(f"Shape trace of {trace.model_name!r}", style="bold"),
         box=box.SIMPLE_HEAD,
         show_lines=False,
         title_justify="left",
@@ -147,7 +151,8 @@ def _table(trace: ShapeTrace, columns) -> Table:
             min_width=20 if name == "explain" else None,
         )
     for row in trace.rows:
-        cells = [COLUMNS[name][1](row) for name in columns]
+        # Text, not str: names and explanations are never read as rich markup.
+        cells = [_text(COLUMNS[name][1](row)) for name in columns]
         style = "yellow" if row.path in flagged else ("dim" if row.depth > 0 else None)
         table.add_row(*cells, style=style)
     return table

@@ -213,8 +213,8 @@ def trace_shapes(
     ```python
     model = build_architecture("simple", (28, 28, 1), 10)
     trace = trace_shapes(model, batch_size=32, optimizer="sgd")
-    trace.row("flatten").output_shape     # (None, 1152) (or "head/flatten")
-    trace.totals.params                   # 167114
+    trace.row("head/flatten").output_shape   # (None, 1152)
+    trace.totals.params                      # 167114
     print(trace.to_text())
     ```
     """

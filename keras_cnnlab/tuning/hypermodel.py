@@ -318,6 +318,8 @@ class CNNHyperModel(keras_tuner.HyperModel):
             to every trial.
         max_blocks: upper bound on ``num_blocks`` when the space leaves it at
             its default.
+        compile_kwargs: other ``model.compile`` arguments for every trial
+            (e.g. ``jit_compile``, ``steps_per_execution``, ``run_eagerly``).
         data_format: ``"channels_last"`` or ``"channels_first"``.
         seed: seed of the dropout and augmentation layers.
         name: name of the built models and of the hypermodel.
@@ -350,6 +352,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         report: bool = False,
         gap_monitor: bool = False,
         max_blocks: int = _DEFAULT_MAX_BLOCKS,
+        compile_kwargs: dict | None = None,
         data_format=None,
         seed: int | None = None,
         name: str = "cnn",
@@ -376,6 +379,18 @@ class CNNHyperModel(keras_tuner.HyperModel):
         self.report = bool(report)
         self.gap_monitor = bool(gap_monitor)
         self.max_blocks = check_positive_int(max_blocks, "max_blocks")
+        if compile_kwargs is not None and not isinstance(compile_kwargs, dict):
+            raise ValueError(
+                "Invalid value for argument `compile_kwargs`. Expected a dict of model.compile "
+                f"arguments or None. Received compile_kwargs={compile_kwargs!r}."
+            )
+        reserved = {"optimizer", "loss", "metrics"} & set(compile_kwargs or {})
+        if reserved:
+            raise ValueError(
+                f"Invalid value for argument `compile_kwargs`: {sorted(reserved)} are set by the "
+                "hypermodel (tune the optimizer in the SearchSpace; pass metrics= to CNNHyperModel)."
+            )
+        self.compile_kwargs = dict(compile_kwargs or {})
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"Invalid value for argument `seed`. Expected an int or None. Received seed={seed!r}.")
         self.seed = seed
@@ -423,7 +438,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
         return tuple(self._num_blocks_spec.candidates())
 
     def declare_hyperparameters(self, hp):
+        """Declare every hyperparameter (all blocks and scopes) on ``hp`` without building."""
         self._register_batch_size(hp)
+        self._select(hp)
 
     def _register_batch_size(self, hp):
         spec = self.search_space.spec("batch_size")
@@ -445,7 +462,12 @@ class CNNHyperModel(keras_tuner.HyperModel):
             preset, strength=1.0 if strength is None else strength, seed=self.seed
         )
 
-    def build(self, hp):
+    def _select(self, hp) -> dict:
+        """Declare the hyperparameters on ``hp``; return the trial's choices and its blocks.
+
+        Every block is declared (in the conditional scope of ``num_blocks``), so
+        one call shows the whole space; the layers are created but not built.
+        """
         space = self.search_space
         counts = self.block_count_range
         num_blocks = self._num_blocks_spec.register(hp, "num_blocks")
@@ -458,10 +480,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             with hp.conditional_scope("augmentation", presets):
                 strength = space.spec("augment_strength").register(hp, "augment_strength")
 
-        inputs = keras.Input(self.input_shape, name="image")
-        x = inputs
-        if preset not in (None, "none"):
-            x = self._augmentation(preset, strength)(x)
+        blocks = []
         for i in range(1, max(counts) + 1):
             with hp.conditional_scope("num_blocks", [n for n in counts if n >= i]):
                 block = tunable_conv_block(
@@ -473,7 +492,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
                     seed=None if self.seed is None else self.seed + i,
                 )
             if block is not None and i <= num_blocks:
-                x = block(x)
+                blocks.append(block)
 
         pooling = space.spec("head_pooling").register(hp, "head_pooling")
         units_spec = space.spec("head_units")
@@ -487,27 +506,43 @@ class CNNHyperModel(keras_tuner.HyperModel):
             else:
                 with hp.conditional_scope("head_units", widths):
                     head_dropout = dropout_spec.register(hp, "head_dropout")
+        return dict(
+            preset=preset,
+            strength=strength,
+            blocks=blocks,
+            head=dict(pooling=pooling, units=(units,) if units else (), dropout=head_dropout or 0.0),
+            optimizer=space.spec("optimizer").register(hp, "optimizer"),
+            learning_rate=space.spec("learning_rate").register(hp, "learning_rate"),
+        )
+
+    def build(self, hp):
+        choice = self._select(hp)
+        inputs = keras.Input(self.input_shape, name="image")
+        x = inputs
+        if choice["preset"] not in (None, "none"):
+            x = self._augmentation(choice["preset"], choice["strength"])(x)
+        for block in choice["blocks"]:
+            x = block(x)
         outputs = ClassifierHead(
             self.num_classes,
-            pooling=pooling,
-            units=(units,) if units else (),
-            dropout=head_dropout or 0.0,
+            **choice["head"],
             activation=self.output_activation,
             data_format=self.data_format,
-            seed=None if self.seed is None else self.seed,
+            seed=self.seed,
             name="head",
         )(x)
         model = keras.Model(inputs, outputs, name=self.name or "cnn")
-
-        optimizer = space.spec("optimizer").register(hp, "optimizer")
-        learning_rate = space.spec("learning_rate").register(hp, "learning_rate")
         compile_for(
             model,
             self._example_labels(),
-            optimizer=optimizer,
-            learning_rate=learning_rate,
+            optimizer=choice["optimizer"],
+            learning_rate=choice["learning_rate"],
             metrics=self.metrics,
+            **self.compile_kwargs,
         )
+        # Built optimizer variables let a reloaded checkpoint restore the optimizer state
+        # too (Hyperband continues trials from them) instead of skipping it with a warning.
+        model.optimizer.build(model.trainable_variables)
         return model
 
     def _example_labels(self):
@@ -523,7 +558,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if encoding != self._label_encoding:
             # Labels seen at fit time decide the loss; later builds follow them.
             self._label_encoding = encoding
-            compile_for(model, y, optimizer=model.optimizer, metrics=self.metrics)
+            compile_for(model, y, optimizer=model.optimizer, metrics=self.metrics, **self.compile_kwargs)
         else:
             check_labels(model, y)
 
