@@ -1,148 +1,88 @@
 """Regenerate the pictures of the documentation, made by keras_cnnlab itself.
 
     python docs/make_pictures.py                  # all of them, into docs/img/
-    python docs/make_pictures.py trace curves     # some of them
+    python docs/make_pictures.py trace demo       # some of them
 
-Each picture comes from the public function a user would call: the shape trace
-and the training report exported as SVG, the augmentation grid and the training
-curves drawn with matplotlib. Training runs on the offline digits dataset with
-fixed seeds, so the pictures only change when the code does. A picture whose
-module is missing from this installation is skipped with a message.
+Each picture is made by the code a user runs: the example script that
+demonstrates the feature (the shape trace and the training report exported as
+SVG, the augmentation grids, the training curves), or ``cnnlab demo`` for the
+command line's curves. Training runs on the offline digits dataset with fixed
+seeds. A picture whose script is not in this checkout is skipped with a message.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import io
 import os
+import runpy
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-IMG = Path(__file__).resolve().parent / "img"
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT / "docs" / "img"
+EXAMPLES = ROOT / "examples"
 
-
-def trace_svg() -> list[Path]:
-    """The shape trace of tutorial B's Fashion-MNIST network."""
-    from keras_cnnlab import build_architecture, trace_shapes
-
-    model = build_architecture("simple", (28, 28, 1), 10)
-    trace = trace_shapes(model, batch_size=32, optimizer="sgd")
-    path = IMG / "trace.svg"
-    trace.save_svg(path, title="print_shape_trace(build_architecture('simple', (28, 28, 1), 10))")
-    return [path]
-
-
-def _train_demo(epochs: int = 20):
-    """What `cnnlab demo` trains, with its report and gap monitor; nothing printed."""
-    import keras
-
-    from keras_cnnlab import (
-        OverfittingGapMonitor,
-        RichTrainingReport,
-        augmentation_preset,
-        build_cnn,
-        compile_for,
-        load_dataset,
-    )
-
-    keras.utils.set_random_seed(0)
-    data = load_dataset("digits", seed=0)
-    model = build_cnn(data.input_shape, data.num_classes, seed=0,
-                      augmentation=augmentation_preset("digits", seed=0))
-    compile_for(model, data.y_train)
-    report = RichTrainingReport(console=io.StringIO(), batch_size=32)
-    monitor = OverfittingGapMonitor(console=io.StringIO())
-    history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                        epochs=epochs, batch_size=32, callbacks=[monitor, report], verbose=0)
-    return history, report, monitor
-
-
-def _train_overfitting(epochs: int = 30):
-    """A network without dropout, batch norm or augmentation on 300 images: it overfits."""
-    import keras
-
-    from keras_cnnlab import (
-        OverfittingGapMonitor,
-        RichTrainingReport,
-        build_cnn,
-        compile_for,
-        load_dataset,
-    )
-
-    keras.utils.set_random_seed(0)
-    data = load_dataset("digits", seed=0, limit=300)
-    model = build_cnn(data.input_shape, data.num_classes, filters=(32, 64), batch_norm=False,
-                      dropout=0.0, head_units=(256,), head_dropout=0.0, seed=0)
-    compile_for(model, data.y_train)
-    report = RichTrainingReport(console=io.StringIO(), batch_size=16)
-    monitor = OverfittingGapMonitor(patience=3, console=io.StringIO())
-    history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                        epochs=epochs, batch_size=16, callbacks=[monitor, report], verbose=0)
-    return history, report, monitor
-
-
-_cache: dict = {}
-
-
-def _run(name, fn):
-    if name not in _cache:
-        _cache[name] = fn()
-    return _cache[name]
-
-
-def report_svg() -> list[Path]:
-    """The training report of an overfitting run, with the gap monitor's verdict."""
-    _, report, _ = _run("overfitting", _train_overfitting)
-    path = IMG / "report.svg"
-    report.save(path)
-    return [path]
-
-
-def curves_png() -> list[Path]:
-    """The curves of `cnnlab demo`, and of the overfitting run with its onset marked."""
-    from keras_cnnlab import plot_history
-
-    history, _, monitor = _run("demo", _train_demo)
-    demo = IMG / "curves.png"
-    plot_history(history, demo, onset=monitor, title="cnnlab demo: digits, 'digits' augmentation")
-    history, _, monitor = _run("overfitting", _train_overfitting)
-    over = IMG / "curves-overfitting.png"
-    plot_history(history, over, onset=monitor, title="no dropout, batch norm or augmentation, 300 images")
-    return [demo, over]
-
-
-def augmentation_png() -> list[Path]:
-    """Nine augmented copies of one digit, for each preset that suits digits."""
-    from keras_cnnlab import load_dataset, preview_augmentation
-
-    data = load_dataset("digits", seed=0)
-    paths = []
-    for preset in ("digits", "standard"):
-        path = IMG / f"augmentation-{preset}.png"
-        preview_augmentation(preset, data.x_train[:1], n=9, path=path)
-        paths.append(path)
-    return paths
-
-
+# name -> (script in examples/, its arguments, the files it writes into docs/img/)
 PICTURES = {
-    "trace": (trace_svg, "keras_cnnlab.trace"),
-    "report": (report_svg, "keras_cnnlab.callbacks.report"),
-    "curves": (curves_png, "keras_cnnlab.plots"),
-    "augmentation": (augmentation_png, "keras_cnnlab.augment"),
+    "trace": ("trace_model.py", ["--out", "{tmp}", "--svg", "{img}/trace_vgg_bn.svg"], ["trace_vgg_bn.svg"]),
+    "report": ("report_and_gap.py", ["--out", "{img}"], ["report.svg", "curves.png"]),
+    "augmentation": ("augmentation_preview.py", ["--out", "{img}"], ["augment_digits.png", "augment_standard.png"]),
+    "demo": (None, [], ["demo-curves.png"]),
 }
 
 
-def _available(module: str) -> bool:
+def _run_example(script: str, argv: list[str]) -> None:
+    """Run ``examples/<script>`` as ``__main__`` with ``argv``, its output kept quiet."""
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [str(EXAMPLES / script), *argv]
+    sys.path.insert(0, str(EXAMPLES))
     try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name and error.name.startswith("keras_cnnlab"):
-            return False
-        raise
-    return True
+        with contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(str(EXAMPLES / script), run_name="__main__")
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            raise RuntimeError(f"examples/{script} exited with {exit_.code}") from None
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+
+
+def _demo(tmp: str) -> None:
+    """``cnnlab demo``; its curves become img/demo-curves.png."""
+    from keras_cnnlab import cli
+
+    out = Path(tmp) / "demo"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["demo", "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"cnnlab demo exited with {code}")
+    shutil.copyfile(out / "curves.png", IMG / "demo-curves.png")
+
+
+def make(name: str) -> list[Path] | None:
+    """Make one entry of :data:`PICTURES`; ``None`` when its script is missing."""
+    import keras
+
+    script, argv, files = PICTURES[name]
+    keras.utils.set_random_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        if script is None:
+            _demo(tmp)
+        elif not (EXAMPLES / script).exists():
+            return None
+        else:
+            _run_example(script, [a.format(img=IMG, tmp=tmp) for a in argv])
+    keras.backend.clear_session()
+    paths = [IMG / f for f in files]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise RuntimeError(f"{name}: expected {missing} to be written")
+    return paths
 
 
 def main(argv=None) -> int:
@@ -155,12 +95,12 @@ def main(argv=None) -> int:
         parser.error(f"unknown picture {unknown[0]!r}; choose from {', '.join(PICTURES)}")
     IMG.mkdir(exist_ok=True)
     for name in args.names or PICTURES:
-        make, module = PICTURES[name]
-        if not _available(module):
-            print(f"skipped {name}: {module} is not in this installation")
+        paths = make(name)
+        if paths is None:
+            print(f"skipped {name}: examples/{PICTURES[name][0]} is not in this checkout")
             continue
-        for path in make():
-            print(f"wrote {path.relative_to(IMG.parent.parent)}")
+        for path in paths:
+            print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

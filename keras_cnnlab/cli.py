@@ -284,29 +284,38 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers --------------------------------------------------------------------------
 
 
-def _import_keras() -> None:
-    """Import Keras and start its backend with the start-up chatter kept off stderr.
-
-    TensorFlow's C++ side writes CUDA probes and absl notices straight to file
-    descriptor 2 while it loads and when it first creates a device, whatever
-    ``TF_CPP_MIN_LOG_LEVEL`` says; they would bury a one-line error.
-    """
-    if "keras" in sys.modules or os.environ.get("CNNLAB_DEBUG"):
-        import keras  # noqa: F401
-
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 to /dev/null (unless ``--debug``)."""
+    if os.environ.get("CNNLAB_DEBUG"):
+        yield
         return
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import keras
-
-        keras.ops.convert_to_tensor(0)  # creates the devices
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _import_keras(seed: int | None = None) -> None:
+    """Import Keras, start its backend and seed it, with the start-up chatter kept off stderr.
+
+    TensorFlow's C++ side writes CUDA probes and absl notices straight to file
+    descriptor 2 when it loads and when it first creates a device, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says; they would bury a one-line error. Seeding
+    loads TensorFlow too, when it is installed, whatever the backend.
+    """
+    with _quiet_stderr():
+        import keras
+
+        keras.ops.convert_to_tensor(0)  # creates the devices
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
 
 
 def _need(module: str, what: str):
@@ -377,10 +386,10 @@ def _print_trace(model) -> None:
     trace.print_shape_trace(model, depth=0)
 
 
-def _save_curves(history, path: Path) -> str:
+def _save_curves(history, path: Path, title: str) -> str:
     try:
         plots = _need("plots", "The curves picture")
-        plots.plot_history(history, path, title="training vs validation")
+        plots.plot_history(history, path, title=title)
     except ImportError as error:
         return f"skipped ({error})"
     return str(path)
@@ -406,14 +415,13 @@ def _optimizer(name: str, learning_rate, schedule: str, steps: int):
 def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, optimizer="adam",
                   learning_rate=None, schedule="cosine", limit=None, patience=3) -> int:
     start = time.perf_counter()
-    _import_keras()
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
+    _import_keras(seed=args.seed)
     data = _load_data(dataset, seed=args.seed, limit=limit)
     out = _run_dir(args.out, args.overwrite)
     from keras_cnnlab.models import compile_for
 
+    steps = -(-len(data.x_train) // args.batch_size) * args.epochs
+    optimizer = _optimizer(optimizer, learning_rate, schedule, steps)
     augmentation, preset = _augmentation(preset, data, strength=strength, seed=args.seed)
     from keras_cnnlab.shapes import ShapeError
 
@@ -429,9 +437,7 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     callbacks = _need("callbacks", "The training report")
     report = callbacks.RichTrainingReport(batch_size=args.batch_size)
     monitor = callbacks.OverfittingGapMonitor(metric="accuracy", patience=patience)
-    steps = -(-len(data.x_train) // args.batch_size) * args.epochs
-    compile_for(model, data.y_train, images=data.x_train,
-                optimizer=_optimizer(optimizer, learning_rate, schedule, steps))
+    compile_for(model, data.y_train, images=data.x_train, optimizer=optimizer)
     history = model.fit(
         data.x_train, data.y_train,
         validation_data=(data.x_val, data.y_val),
@@ -444,14 +450,14 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "model.keras"
     model.save(model_path)
-    curves = _save_curves(history, out / "curves.png")
+    curves = _save_curves(history, out / "curves.png", f"{dataset}: network {arch!r}, augmentation {described!r}")
     (out / "report.txt").write_text(report.export_text(), encoding="utf-8")
     metrics = {
         "dataset": dataset,
         "arch": arch,
         "augment": preset,
         "strength": strength,
-        "optimizer": optimizer,
+        "optimizer": type(optimizer).__name__,
         "schedule": schedule,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -512,10 +518,7 @@ def _tune(args: argparse.Namespace) -> int:
     if args.resume and not exists:
         raise CLIError(f"--resume: no search in {folder} to continue.")
     best_path = folder / "best.keras"
-    _import_keras()
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
+    _import_keras(seed=args.seed)
     data = _load_data(args.dataset, seed=args.seed, limit=args.limit)
     tuning = _need("tuning", "cnnlab tune")
     import keras_tuner
@@ -629,6 +632,10 @@ def _one_line(error: BaseException) -> str:
     return lines[0]
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"{PROG}: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cnnlab``; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -638,6 +645,16 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     if args.debug:
         os.environ["CNNLAB_DEBUG"] = "1"
+    formatwarning = warnings.formatwarning
+    if not args.debug:
+        warnings.formatwarning = _format_warning  # one line, not the source line that warned
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:

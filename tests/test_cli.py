@@ -156,6 +156,20 @@ def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
     assert model.predict(np.zeros((1, 8, 8, 1), "float32"), verbose=0).shape == (1, 10)
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--optimizer", "nope"], "--optimizer 'nope' is not a Keras optimizer"),
+        (["--augment", "bogus"], "Unknown augmentation preset 'bogus'. Valid presets: 'none'"),
+    ],
+)
+def test_train_bad_choices_fail_before_training(argv, message, tmp_path, capsys):
+    code, out, err = run(["train", *argv, "--out", tmp_path / "o"], capsys)
+    assert code == 1
+    assert message in one_error_line(err)
+    assert "Epoch" not in out and not (tmp_path / "o").exists()
+
+
 def test_train_network_too_small_for_the_input_is_one_line(tmp_path, capsys):
     code, _, err = run(["train", "--arch", "deep_simple", "--out", tmp_path / "o"], capsys)
     assert code == 1

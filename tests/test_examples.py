@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
 TUTORIALS = [name for name in EXAMPLES if name.startswith("tutorial_")]
+# The tutorials' scripts and bring-your-own-model; the other examples document a feature each.
+OURS = [*TUTORIALS, "bring_your_own_model.py"]
 
 RUNNER = textwrap.dedent(
     """
@@ -70,12 +72,13 @@ def test_example_runs_with_smoke(name, smoke_runs):
     run = smoke_runs[name]
     assert run["code"] == 0, run["output"][-3000:]
     output = run["output"]
-    assert "test" in output.lower(), output[-2000:]
-    assert "Epoch 1/" in output  # the training report
     assert "Traceback" not in output
+    if name in OURS:
+        assert "Epoch 1/" in output  # the training report
+        assert "test" in output.lower(), output[-2000:]  # the figure it reports
 
 
-@pytest.mark.parametrize("name", [*TUTORIALS, "bring_your_own_model.py"])
+@pytest.mark.parametrize("name", OURS)
 def test_example_docstring_states_its_figures(name):
     source = (ROOT / "examples" / name).read_text()
     doc = ast.get_docstring(ast.parse(source))

@@ -1,0 +1,81 @@
+"""The documentation site builds with ``mkdocs build --strict``, and what it promises exists.
+
+Strict mode turns every warning into a failure: a page missing from the nav, a
+broken link or image, a docstring that mkdocstrings cannot parse.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _nav_pages() -> list[str]:
+    return re.findall(r":\s*([\w-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
+
+
+@pytest.mark.slow
+def test_site_builds_strict(tmp_path):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    for page in _nav_pages():
+        built = tmp_path / "site" / ("index.html" if page == "index.md" else page[:-3] + "/index.html")
+        assert built.exists(), page
+
+
+def test_every_nav_page_and_picture_exists():
+    pages = _nav_pages()
+    assert {"index.md", "cli.md", "tutorials.md", "api.md"} <= set(pages)
+    missing = [page for page in pages if not (DOCS / page).exists()]
+    assert not missing, f"pages in mkdocs.yml's nav without a file: {missing}"
+    for page in pages:
+        for target in re.findall(r"\]\((img/[^)\s]+)", (DOCS / page).read_text()):
+            assert (DOCS / target).exists(), f"{page} shows {target}, which docs/make_pictures.py makes"
+
+
+def test_index_links_every_page():
+    index = (DOCS / "index.md").read_text()
+    for page in _nav_pages():
+        if page != "index.md":
+            assert f"]({page})" in index, f"the 'What is where' table lacks {page}"
+
+
+def test_command_line_page_covers_every_option():
+    from keras_cnnlab import cli
+
+    page = (DOCS / "cli.md").read_text()
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert f"## cnnlab {name}" in page
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert f"`{option}" in page, f"docs/cli.md does not describe cnnlab {name} {option}"
+
+
+def test_tutorials_page_is_measured():
+    page = (DOCS / "tutorials.md").read_text()
+    assert "<<" not in page, "a figure is still to be measured"
+    for script in sorted((ROOT / "examples").glob("tutorial_*.py")):
+        assert f"examples/{script.name}" in page
+
+
+def test_pictures_script_knows_every_picture():
+    source = (DOCS / "make_pictures.py").read_text()
+    for page in _nav_pages():
+        if (DOCS / page).exists():
+            for target in re.findall(r"\]\(img/([^)\s]+)", (DOCS / page).read_text()):
+                assert target in source, f"docs/make_pictures.py does not make img/{target}"
