@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="small pictures, a few seconds")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "img"), help="folder for the pictures")
+    parser.add_argument("--out", default=None, help="folder for the pictures (default docs/img; "
+                        "with --smoke a temporary folder, so the docs' pictures stay as they are)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        import tempfile
+
+        args.out = tempfile.mkdtemp(prefix="augment-preview-") if args.smoke else str(ROOT / "docs" / "img")
     start = time.perf_counter()
 
     from keras_cnnlab import load_dataset
