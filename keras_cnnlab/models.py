@@ -91,8 +91,12 @@ def build_cnn(
         num_classes: number of classes (``1`` with ``output_activation="sigmoid"``
             for a binary classifier).
         filters: filters of each block; its length is the number of blocks.
-        head_pooling, head_units, head_dropout: the ClassifierHead's ``pooling``,
-            ``units`` and ``dropout``.
+        kernel_size: see :class:`ConvBlock`; likewise ``convs``, ``strides``,
+            ``padding``, ``activation``, ``batch_norm``, ``pool``, ``pool_size``,
+            ``pool_padding`` and ``dropout``.
+        head_pooling: the ClassifierHead's ``pooling``.
+        head_units: the ClassifierHead's ``units``.
+        head_dropout: the ClassifierHead's ``dropout``.
         output_activation: ``"softmax"``, ``"sigmoid"`` or ``None`` (logits).
         augmentation: an optional layer applied first (active in training only),
             e.g. an augmentation preset.

@@ -44,8 +44,11 @@ class ConvBlock(keras.layers.Layer):
         dropout: dropout rate after pooling, in ``[0, 1)``.
         data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
             ``keras.config.image_data_format()``.
-        kernel_initializer, kernel_regularizer, bias_regularizer,
-        activity_regularizer, kernel_constraint: passed to every Conv2D.
+        kernel_initializer: passed to every Conv2D (default ``"he_normal"``).
+        kernel_regularizer: passed to every Conv2D.
+        bias_regularizer: passed to every Conv2D.
+        activity_regularizer: applied to the block's output.
+        kernel_constraint: passed to every Conv2D.
         seed: seed of the dropout layer.
         **kwargs: base Layer arguments (``name``, ``dtype``, ...).
 

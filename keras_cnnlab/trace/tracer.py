@@ -336,7 +336,11 @@ def print_shape_trace(
     ``model.summary()``; use :func:`trace_shapes` for the figures.
 
     Args:
-        model, input_shape, batch_size, depth, optimizer: as for :func:`trace_shapes`.
+        model: as for :func:`trace_shapes`.
+        input_shape: as for :func:`trace_shapes`.
+        batch_size: as for :func:`trace_shapes`.
+        depth: as for :func:`trace_shapes`.
+        optimizer: as for :func:`trace_shapes`.
         columns: column names (see :data:`keras_cnnlab.trace.COLUMNS`), ``"all"``,
             or ``None`` for the defaults.
         console: ``None`` (standard output), a path, a writable file or a

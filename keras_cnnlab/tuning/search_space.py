@@ -521,7 +521,8 @@ class SearchSpace:
 
         Args:
             name: a numeric parameter (e.g. ``"learning_rate"``, ``"block1_filters"``).
-            low, high: inclusive bounds.
+            low: inclusive lower bound.
+            high: inclusive upper bound.
             step: grid step (a multiplicative step with log sampling).
             sampling: ``"linear"``, ``"log"`` or ``"reverse_log"``.
             default: the value tried first.
