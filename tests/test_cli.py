@@ -28,7 +28,7 @@ def run(argv, capsys):
     return code, out, err
 
 
-def run_process(*argv, timeout=300):
+def run_process(*argv, timeout=900):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CNNLAB_DEBUG", None)
     return subprocess.run(
@@ -53,7 +53,7 @@ def test_help_needs_no_backend():
         "print(rc, 'keras' in sys.modules, 'tensorflow' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr

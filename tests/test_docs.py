@@ -26,7 +26,7 @@ def test_site_builds_strict(tmp_path):
     pytest.importorskip("mkdocstrings")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]

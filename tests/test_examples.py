@@ -54,7 +54,7 @@ def smoke_runs(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-c", RUNNER, str(ROOT / "examples"), ",".join(EXAMPLES), str(report)],
-        capture_output=True, text=True, env=env, cwd=tmp_path_factory.mktemp("cwd"), timeout=900,
+        capture_output=True, text=True, env=env, cwd=tmp_path_factory.mktemp("cwd"), timeout=2400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(report.read_text())

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_python(code, env_extra=None, cwd=ROOT, timeout=300):
+def run_python(code, env_extra=None, cwd=ROOT, timeout=900):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -50,17 +50,17 @@ def test_wheel_builds_installs_and_imports(tmp_path):
     dist = tmp_path / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=900,
     )
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     wheel = next(dist.glob("keras_cnnlab-*.whl"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
     py = venv / "bin" / "python"
     clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=900,
     )
     assert install.returncode == 0, install.stderr
     # A fresh venv: the package, its type marker and its pure-Python core work alone ...
@@ -68,7 +68,7 @@ def test_wheel_builds_installs_and_imports(tmp_path):
         [str(py), "-c", "import keras_cnnlab, keras_cnnlab.shapes as s, importlib.resources as r;"
          "print(keras_cnnlab.__version__, s.conv_output_length(7, 3),"
          " r.files('keras_cnnlab').joinpath('py.typed').is_file())"],
-        capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=120,
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=600,
     )
     assert alone.returncode == 0, alone.stderr
     assert alone.stdout.split()[1:] == ["5", "True"]
@@ -77,7 +77,7 @@ def test_wheel_builds_installs_and_imports(tmp_path):
     full = subprocess.run(
         [str(py), "-c", "import keras_cnnlab as k; m = k.build_cnn((8, 8, 1), 10);"
          "print(k.__file__); print(m.count_params())"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, timeout=900,
         env={**os.environ, "PYTHONPATH": str(site), "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert full.returncode == 0, full.stderr[-2000:]
