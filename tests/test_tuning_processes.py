@@ -103,7 +103,7 @@ if ROLE == "chief":
         json.dump(summary, f)
 '''
 
-TIMEOUT = 240
+TIMEOUT = 600
 
 
 def _env(**extra):
