@@ -40,7 +40,7 @@ import _common
 DIGIT_SAFE_PRESETS = ("digits", "characters", "glyphs", "text", "light")
 
 
-def digit_augmentation(choice: str, seed: int):
+def digit_augmentation(choice: str, seed: int, strength: float = 1.0):
     """(layer or None, description) for ``--augment`` (``auto``, ``none`` or a preset/spec)."""
     if choice == "none":
         return None, "no augmentation"
@@ -57,7 +57,8 @@ def digit_augmentation(choice: str, seed: int):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return factory(name, seed=seed), f"augmentation {name!r}"
+                    extra = dict(strength=strength) if make == "augmentation_preset" else {}
+                    return factory(name, seed=seed, **extra), f"augmentation {name!r}"
             except (ValueError, TypeError, KeyError):
                 continue
     if choice != "auto":
@@ -175,8 +176,9 @@ def main(argv=None) -> int:
             kwargs = dict(config)
             fit = {key: kwargs.pop(key) for key in ("learning_rate", "batch_size", "epochs") if key in kwargs}
             spec = kwargs.pop("augmentation", None)
+            strength = kwargs.pop("augment_strength", 1.0)
             if spec not in (None, "none"):
-                kwargs["augmentation"] = digit_augmentation(str(spec), seed=split)[0]
+                kwargs["augmentation"] = digit_augmentation(str(spec), seed=split, strength=strength)[0]
             measure(
                 "tuned", train, build_cnn, data, split,
                 fit_epochs=fit.get("epochs", epochs), batch_size=fit.get("batch_size", args.batch_size),

@@ -1,7 +1,7 @@
 """How long tracing a 200-layer model takes, next to Keras's own model.summary().
 
-Variants, alternated round by round so machine noise hits them alike, reported
-as medians:
+Variants, alternated round by round (``_common.alternate``) so machine noise
+hits them alike, reported as medians and as ratios to ``model.summary()``:
 
 * ``trace_shapes`` on a Sequential model (shapes read from its graph);
 * ``trace_shapes`` on the same layers in a subclassed model (one symbolic call);
@@ -14,14 +14,12 @@ as medians:
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
-
+import _common
 import keras
 
 from keras_cnnlab import trace_shapes
+
+TRACE_TARGET_SECONDS = 1.0  # a 200-layer trace, shapes and costs, in under a second
 
 
 def layer_stack(n_layers: int) -> list:
@@ -51,11 +49,16 @@ class Stack(keras.Model):
         return x
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="20 layers, 3 rounds")
-    parser.add_argument("--layers", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=None)
+def _discarding(fn):
+    def run() -> None:
+        fn()
+    return run
+
+
+def main(argv=None) -> int:
+    parser = _common.make_parser(__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, default=None, help="default 200; smoke 20")
+    parser.add_argument("--rounds", type=int, default=None, help="default 7; smoke 3")
     args = parser.parse_args(argv)
     n_layers = args.layers or (20 if args.smoke else 200)
     rounds = args.rounds or (3 if args.smoke else 7)
@@ -64,33 +67,36 @@ def main(argv=None) -> None:
     sequential = keras.Sequential([keras.Input(shape), *layer_stack(n_layers)], name="seq")
     subclassed = Stack(layer_stack(n_layers), name="sub")
     trace = trace_shapes(sequential)
-    assert len(trace.rows) == n_layers, len(trace.rows)
+    if len(trace.rows) != n_layers:
+        raise RuntimeError(f"the trace has {len(trace.rows)} rows for {n_layers} layers")
 
+    anchor = "model.summary()"
     variants = {
         "trace_shapes, Sequential (graph)": lambda: trace_shapes(sequential),
         "trace_shapes, subclassed (symbolic call)": lambda: trace_shapes(subclassed, shape),
         "ShapeTrace.to_text() (rendering)": lambda: trace.to_text(),
-        "model.summary() (anchor)": lambda: sequential.summary(print_fn=lambda *a, **k: None),
+        anchor: lambda: sequential.summary(print_fn=lambda *a, **k: None),
     }
-    for fn in variants.values():  # warm-up: first calls compile and import
-        fn()
-    times = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-
-    anchor = statistics.median(times["model.summary() (anchor)"])
-    print(f"| layers | variant | median ms ({rounds} rounds) | vs model.summary() |")
-    print("|---:|---|---:|---:|")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"| {n_layers} | {name} | {median * 1e3:.1f} | {median / anchor:.2f}x |")
-    backend = keras.backend.backend()
-    cmd = " ".join(["python", "bench/bench_trace.py", *(sys.argv[1:] if argv is None else argv)])
-    print(f"\nkeras {keras.__version__}, backend {backend}; command: KERAS_BACKEND={backend} {cmd}")
+    # alternate() takes a variant's float return value as its own timing: return nothing
+    timings = _common.alternate({name: _discarding(fn) for name, fn in variants.items()}, repeats=rounds)
+    summary_time = timings.median(anchor)
+    rows = []
+    for name in variants:
+        if name == anchor:
+            continue
+        median = timings.median(name)
+        traced = name.startswith("trace_shapes")
+        rows.append(_common.make_row(
+            f"Trace: {name}, {n_layers} layers",
+            f"{_common.fmt_seconds(median)} (+/-{timings.spread(name):.0%})",
+            baseline=f"{anchor}: {_common.fmt_seconds(summary_time)}",
+            ratio=timings.ratio(name, anchor),
+            target=f"< {TRACE_TARGET_SECONDS:g} s" if traced else None,
+            met=median < TRACE_TARGET_SECONDS if traced else None,
+        ))
+    _common.emit(rows, args, title=f"Shape trace of a {n_layers}-layer model ({timings.rounds} rounds)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

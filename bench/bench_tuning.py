@@ -35,7 +35,11 @@ import sys
 import tempfile
 import time
 
+import _common
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+OVERHEAD_TARGET = 0.10  # the tuner's own share of a trial's time
 
 
 def _tuners():
@@ -182,6 +186,48 @@ def retrain_best(result: dict, data, epochs: int, seed: int) -> float:
     return _test_accuracy(model, data)
 
 
+def _rounded(value):
+    """Floats to 4 significant digits (0.30000000000000004 -> 0.3); other values as they are."""
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
+def build_cnn_config(hp) -> dict:
+    """A trial's hyperparameters as ``build_cnn`` keyword arguments, plus the fit settings.
+
+    The keys follow bench/README.md's ``config`` row: build_cnn's arguments,
+    ``augmentation`` (a preset name) with ``augment_strength``, ``learning_rate``
+    and ``batch_size``. The optimizer is left to the accuracy benchmark's recipe.
+    """
+    values = hp.values
+    blocks = range(1, int(values["num_blocks"]) + 1)
+
+    def per_block(param):
+        return [_rounded(values.get(f"block{i}_{param}")) for i in blocks]
+
+    pools, sizes = per_block("pool"), per_block("pool_size")
+    config = dict(
+        filters=per_block("filters"),
+        kernel_size=per_block("kernel_size"),
+        convs=per_block("convs"),
+        activation=per_block("activation"),
+        batch_norm=per_block("batch_norm"),
+        strides=[size if pool == "strided" else 1 for pool, size in zip(pools, sizes)],
+        pool=[pool if pool in ("max", "avg") else None for pool in pools],
+        pool_size=[size if pool in ("max", "avg") else 2 for pool, size in zip(pools, sizes)],
+        dropout=per_block("dropout"),
+        head_pooling=values["head_pooling"],
+        head_units=[values["head_units"]] if values.get("head_units") else [],
+        head_dropout=_rounded(values.get("head_dropout") or 0.0),
+        learning_rate=_rounded(values["learning_rate"]),
+    )
+    if values.get("batch_size"):
+        config["batch_size"] = values["batch_size"]
+    if values.get("augmentation") not in (None, "none"):
+        config["augmentation"] = values["augmentation"]
+        config["augment_strength"] = values.get("augment_strength") or 1.0
+    return config
+
+
 # --- memory -------------------------------------------------------------------------------
 
 
@@ -284,12 +330,11 @@ def _median(rows, key):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.make_parser(__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="repeats (seeds); medians are reported")
     parser.add_argument("--max-epochs", type=int, default=9, help="Hyperband's max_epochs (budget)")
     parser.add_argument("--random-epochs", type=int, default=9, help="epochs of each random trial")
     parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs of build_cnn's default")
-    parser.add_argument("--smoke", action="store_true", help="tiny budgets, one repeat (seconds)")
     parser.add_argument("--directory", default=None, help="where the tuners write (default: a temp dir)")
     parser.add_argument("--memory", action="store_true", help="measure resident memory per trial instead")
     parser.add_argument("--trials", type=int, default=20, help="trials per --memory variant")
@@ -312,7 +357,7 @@ def main(argv=None) -> int:
     # Tiny smoke models train faster step by step than traced.
     compile_kwargs = dict(run_eagerly=True) if args.smoke else None
     directory = args.directory or tempfile.mkdtemp(prefix="bench_tuning_")
-    base_rows, hb_rows, rs_rows, retrained = [], [], [], []
+    base_rows, hb_rows, rs_rows, retrained, best_configs = [], [], [], [], []
     try:
         for repeat in range(args.repeats):
             seed = repeat
@@ -330,6 +375,7 @@ def main(argv=None) -> int:
                     )
             hb = hb_rows[-1]
             retrained.append(retrain_best(hb, data, args.baseline_epochs, seed))
+            best_configs.append(build_cnn_config(hb["tuner"].get_best_hyperparameters(1)[0]))
             del hb["tuner"], hb["hypermodel"]
             print(
                 f"repeat {repeat}: baseline {base_rows[-1]['test_accuracy']:.4f}, "
@@ -344,33 +390,45 @@ def main(argv=None) -> int:
 
     import keras
 
-    print()
-    print(
-        f"digits: {len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test, "
-        f"keras {keras.__version__} ({keras.backend.backend()}), {args.repeats} repeat(s), medians"
-    )
-    print()
-    print("| variant | test accuracy | trials | time (s) | overhead / trial (s) | overhead share |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| build_cnn default ({args.baseline_epochs} epochs) | {_median(base_rows, 'test_accuracy'):.4f} "
-        f"| 1 | {_median(base_rows, 'seconds'):.1f} | - | - |"
-    )
-    for name, rows in (
-        (f"Hyperband (max_epochs={args.max_epochs}, factor 3)", hb_rows),
-        (f"RandomSearch ({args.random_epochs} epochs/trial, Hyperband's time)", rs_rows),
-    ):
-        print(
-            f"| {name} | {_median(rows, 'test_accuracy'):.4f} | {_median(rows, 'trials'):.0f} "
-            f"| {_median(rows, 'seconds'):.1f} | {_median(rows, 'overhead_s'):.2f} "
-            f"| {100 * _median(rows, 'overhead_share'):.1f}% |"
+    where = (f"digits ({len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test), "
+             f"medians of {args.repeats} seed(s)")
+    base_accuracy = _median(base_rows, "test_accuracy")
+    baseline = f"build_cnn default ({args.baseline_epochs} epochs): {base_accuracy:.4f} test accuracy"
+
+    def search_row(name, rows):
+        accuracy = _median(rows, "test_accuracy")
+        return _common.make_row(
+            f"Tuning: {name}, best model's test accuracy, {where}",
+            f"{accuracy:.4f} ({_median(rows, 'trials'):.0f} trials, {_median(rows, 'seconds'):.0f} s)",
+            baseline=baseline, ratio=accuracy / base_accuracy,
         )
-    print(
-        f"| Hyperband's best configuration, retrained ({args.baseline_epochs} epochs) "
-        f"| {statistics.median(retrained):.4f} | - | - | - | - |"
-    )
-    print()
-    print("command: " + " ".join(["python", "bench/bench_tuning.py", *argv]))
+
+    def overhead_row(name, rows):
+        share = _median(rows, "overhead_share")
+        return _common.make_row(
+            f"Tuning: {name}, tuner overhead per trial (search time outside model.fit)",
+            f"{_median(rows, 'overhead_s'):.2f} s per trial, {share:.1%} of trial time",
+            target=f"< {OVERHEAD_TARGET:.0%}", met=share < OVERHEAD_TARGET,
+        )
+
+    hyperband = f"Hyperband (max_epochs={args.max_epochs}, factor 3)"
+    random = f"RandomSearch ({args.random_epochs} epochs a trial, Hyperband's time budget)"
+    retrained_accuracy = statistics.median(retrained)
+    rows = [
+        search_row(hyperband, hb_rows),
+        search_row(random, rs_rows),
+        _common.make_row(
+            f"Tuning: Hyperband's best configuration retrained like the default, {where}",
+            f"{retrained_accuracy:.4f}",
+            baseline=baseline, ratio=retrained_accuracy / base_accuracy,
+            target=">= build_cnn default", met=retrained_accuracy >= base_accuracy,
+            # bench_accuracy.py --tuning-json evaluates this configuration on its splits
+            config=best_configs[0],
+        ),
+        overhead_row(hyperband, hb_rows),
+        overhead_row(random, rs_rows),
+    ]
+    _common.emit(rows, args, title=f"Tuning on digits (keras {keras.__version__}, {keras.backend.backend()})")
     return 0
 
 

@@ -15,8 +15,10 @@ anything else:
 
 Measured (2 CPU cores, TensorFlow backend):
 
-* ``python examples/bring_your_own_model.py`` (8x8 digits, 20 epochs): <<BYO_FULL>>
-* ``--smoke``: <<BYO_SMOKE>>
+* ``python examples/bring_your_own_model.py`` (8x8 digits, 20 epochs): test accuracy 0.9805;
+  17 s in all. The gap monitor flagged a gap above 0.1 at epochs 2-4 that closed
+  by epoch 5.
+* ``--smoke``: 9 s (2 epochs on a subset).
 """
 
 from __future__ import annotations

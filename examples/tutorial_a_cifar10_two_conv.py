@@ -18,8 +18,12 @@ Measured (2 CPU cores, TensorFlow backend):
 * CIFAR-10 could not be measured here (no network to download it); run
   ``python examples/tutorial_a_cifar10_two_conv.py`` where it is cached.
 * ``python examples/tutorial_a_cifar10_two_conv.py --dataset digits``
-  (digits resized to 32x32x3, 10 epochs): <<A_DIGITS>>
-* ``--smoke``: <<A_SMOKE>>
+  (digits resized to 32x32x3, 10 epochs): test accuracy
+  dense 0.9610, two_conv 0.9666, two_conv_bn 0.9304; 28 s in all. On digits the
+  two-conv CNN edges out the dense baseline (the tutorial's CIFAR-10 run had it
+  the other way round), and batch norm with dropout does not help at 10 epochs.
+* ``--smoke``: 10 s (192 training images, one epoch; the accuracy it prints
+  is not meaningful).
 """
 
 from __future__ import annotations

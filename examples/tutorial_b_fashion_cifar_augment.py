@@ -23,8 +23,16 @@ Measured (2 CPU cores, TensorFlow backend):
   download them); run ``python examples/tutorial_b_fashion_cifar_augment.py``
   where they are cached.
 * ``python examples/tutorial_b_fashion_cifar_augment.py --dataset digits``
-  (digits resized to 28x28x1 and 32x32x3, tutorial epochs): <<B_DIGITS>>
-* ``--smoke``: <<B_SMOKE>>
+  (digits resized to 28x28x1 and 32x32x3, tutorial epochs): train /
+  validation / test accuracy at the last epoch:
+  ``simple`` 0.9924 / 0.9583 / 0.9554; ``deep_simple`` 1.0000 / 0.9722 / 0.9610;
+  ``deep_simple`` + ``standard`` augmentation 0.9536 / 0.9167 / 0.9220.
+  Final train/validation accuracy gap 0.028 without augmentation, 0.037 with
+  it; the gap monitor dated overfitting onsets at epoch 12 without and epoch 18
+  with augmentation. On digits the ``standard`` preset's horizontal flip
+  changes what a digit means and costs accuracy; CIFAR-10 is where it pays.
+  70 s in all.
+* ``--smoke``: 10 s (192 training images, one epoch each).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ Measured (2 CPU cores, TensorFlow backend):
 * MNIST could not be measured here (no network to download it); run
   ``python examples/tutorial_c_mnist_onehot.py`` where it is cached.
 * ``python examples/tutorial_c_mnist_onehot.py --dataset digits`` (digits
-  resized to 28x28x1, 5 epochs): <<C_DIGITS>>
-* ``--smoke``: <<C_SMOKE>>
+  resized to 28x28x1, 5 epochs): test accuracy 0.8914
+  (SGD at the tutorial's settings, 5 epochs); 8 s in all.
+* ``--smoke``: 8 s (192 training images, one epoch).
 """
 
 from __future__ import annotations

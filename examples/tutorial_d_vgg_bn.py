@@ -16,8 +16,9 @@ Measured (2 CPU cores, TensorFlow backend):
 * CIFAR-10 could not be measured here (no network to download it); run
   ``python examples/tutorial_d_vgg_bn.py`` where it is cached.
 * ``python examples/tutorial_d_vgg_bn.py --dataset digits`` (digits resized to
-  32x32x3, 12 epochs): <<D_DIGITS>>
-* ``--smoke``: <<D_SMOKE>>
+  32x32x3, 12 epochs): train 0.9830, test 0.9638
+  (best validation 0.9861 at epoch 11); 36 s in all.
+* ``--smoke``: 9 s (192 training images, one epoch).
 """
 
 from __future__ import annotations

@@ -19,8 +19,12 @@ Measured (2 CPU cores, TensorFlow backend):
 * Fashion-MNIST could not be measured here (no network to download it); run
   ``python examples/tutorial_e_lab_tuner.py`` where it is cached.
 * ``python examples/tutorial_e_lab_tuner.py --dataset digits`` (8x8 digits,
-  10 epochs, 8 random-search trials): <<E_DIGITS>>
-* ``--smoke``: <<E_SMOKE>>
+  10 epochs, 8 random-search trials): hand-picked network
+  test accuracy 0.9499; best of the 8-trial search 0.9415 test (0.9444
+  validation); 52 s in all. Eight random trials at 10 epochs do not beat the
+  hand-picked network here; ``examples/tune_digits.py`` (Hyperband) and
+  ``bench/bench_accuracy.py`` run longer searches.
+* ``--smoke``: 13 s (two one-epoch trials on 192 images).
 """
 
 from __future__ import annotations

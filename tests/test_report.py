@@ -136,6 +136,16 @@ def test_best_epoch_is_marked_in_line_table_and_summary():
     assert report.summary().best_epoch == 0
 
 
+def test_summary_ends_its_line_so_the_next_print_starts_a_new_one():
+    console, buffer = _plain_console()
+    report = RichTrainingReport(console, batch_size=32)
+    _drive([report])
+    console.print("test accuracy 0.98")
+    lines = buffer.getvalue().splitlines()
+    assert lines[-1] == "test accuracy 0.98"
+    assert lines[-2].startswith("Time ") and lines[-2].endswith("images/s")
+
+
 @pytest.mark.multibackend
 @pytest.mark.parametrize("report_first", [True, False])
 def test_gap_columns_and_verdict_whatever_the_order(report_first):

@@ -355,7 +355,7 @@ class RichTrainingReport(ProgbarLogger):
             f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training steps; {throughput}",
         ))
         width = max(len(label) for label, _ in lines)
-        text = Text(end="")
+        text = Text()  # ends with a newline, so that what is printed next starts a line
         for i, (label, value) in enumerate(lines):
             text.append(label.ljust(width + 2), style="bold")
             text.append(value + ("\n" if i < len(lines) - 1 else ""))
