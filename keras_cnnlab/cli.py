@@ -357,6 +357,14 @@ def _run_dir(out: Path, overwrite: bool) -> Path:
     return candidate
 
 
+def _free_name(path: Path) -> Path:
+    """The first of ``path``'s ``STEM-N.SUFFIX`` siblings that does not exist yet."""
+    n = 2
+    while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
+
+
 def _check_new(path: Path | None, overwrite: bool) -> None:
     if path is not None and path.exists() and not overwrite:
         raise CLIError(f"{path} exists; pass --overwrite to replace it.")
@@ -554,6 +562,9 @@ def _tune(args: argparse.Namespace) -> int:
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         best = tuner.get_best_models(1)[0]
     loss, accuracy = best.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
+    if best_path.exists() and not args.overwrite:
+        # a resumed search keeps the model saved before: best-2.keras, best-3.keras, ...
+        best_path = _free_name(best_path)
     best.save(best_path)
     print(f"best model: test accuracy {accuracy:.4f} (loss {loss:.4f}); saved to {best_path}")
     return 0

@@ -196,8 +196,8 @@ def _load_digits():
         from sklearn.datasets import load_digits
     except ImportError:
         raise ImportError(
-            "The 'digits' dataset needs scikit-learn: pip install scikit-learn "
-            "(or pip install 'keras-cnnlab[data]')."
+            "The 'digits' dataset needs scikit-learn, a dependency of keras-cnnlab that "
+            "is missing here: pip install scikit-learn."
         ) from None
     bunch = load_digits()
     # Digits are 0..16 intensities; scale to 0..255 so every dataset takes one path.

@@ -52,6 +52,13 @@ def _check_input_shape(input_shape, data_format) -> tuple:
     return shape
 
 
+# ConvBlock arguments that build_cnn passes on unchanged, one value for all blocks.
+BLOCK_PASS_THROUGH = (
+    "dilation_rate", "pool_strides", "kernel_initializer", "kernel_regularizer",
+    "bias_regularizer", "activity_regularizer", "kernel_constraint",
+)
+
+
 def build_cnn(
     input_shape,
     num_classes,
@@ -76,6 +83,7 @@ def build_cnn(
     data_format=None,
     seed=None,
     name="cnn",
+    **block_kwargs,
 ) -> keras.Model:
     """A CNN classifier: one ConvBlock per entry of ``filters``, then a ClassifierHead.
 
@@ -88,8 +96,9 @@ def build_cnn(
 
     Args:
         input_shape: ``(height, width, channels)`` of one image.
-        num_classes: number of classes (``1`` with ``output_activation="sigmoid"``
-            for a binary classifier).
+        num_classes: number of classes. With ``output_activation="sigmoid"``,
+            ``2`` (or ``1``) gives a binary classifier: one sigmoid unit, trained
+            with binary crossentropy on 0/1 labels.
         filters: filters of each block; its length is the number of blocks.
         kernel_size: see :class:`ConvBlock`; likewise ``convs``, ``strides``,
             ``padding``, ``activation``, ``batch_norm``, ``pool``, ``pool_size``,
@@ -104,6 +113,10 @@ def build_cnn(
         data_format: defaults to ``keras.config.image_data_format()``.
         seed: seed of the dropout layers.
         name: the model's name.
+        **block_kwargs: more ConvBlock arguments, the same for every block:
+            ``dilation_rate``, ``pool_strides``, ``kernel_initializer``,
+            ``kernel_regularizer``, ``bias_regularizer``, ``activity_regularizer``
+            and ``kernel_constraint``.
 
     Returns:
         An uncompiled ``keras.Model``; compile it with :func:`compile_for`.
@@ -122,6 +135,12 @@ def build_cnn(
     filters = list(filters) if isinstance(filters, (list, tuple)) else [filters]
     if not filters:
         raise ValueError("Invalid value for argument `filters`: at least one block is needed. Received filters=().")
+    unknown = sorted(set(block_kwargs) - set(BLOCK_PASS_THROUGH))
+    if unknown:
+        raise TypeError(
+            f"build_cnn() got unexpected keyword argument(s) {unknown}. Besides its own, it "
+            f"passes these on to every ConvBlock: {', '.join(BLOCK_PASS_THROUGH)}."
+        )
     n = len(filters)
     per = {
         key: _per_block(value, n, key)
@@ -145,6 +164,7 @@ def build_cnn(
             data_format=data_format,
             seed=None if seed is None else seed + i,
             name=f"block{i + 1}",
+            **block_kwargs,
         )
         for i, f in enumerate(filters)
     ]
@@ -161,8 +181,10 @@ def build_cnn(
         x = augmentation(x)
     for block in blocks:
         x = block(x)
+    # Two classes with a sigmoid output: one unit, the probability of class 1.
+    binary = num_classes == 2 and output_activation == "sigmoid"
     outputs = ClassifierHead(
-        num_classes,
+        1 if binary else num_classes,
         pooling=head_pooling,
         units=head_units,
         dropout=head_dropout,
@@ -242,13 +264,17 @@ def _num_outputs(model) -> int:
     return int(model.outputs[0].shape[-1])
 
 
-def _output_is_logits(model) -> bool:
+def _output_activation(model) -> str:
+    """The name of the last layer's activation (``"linear"`` for none)."""
     last = model.layers[-1]
     act = getattr(last, "activation", "softmax")
-    if isinstance(last, ClassifierHead):
-        return act is None or act == "linear"
-    name = getattr(act, "__name__", str(act))
-    return name == "linear"
+    if act is None:
+        return "linear"
+    return act if isinstance(act, str) else getattr(act, "__name__", str(act))
+
+
+def _output_is_logits(model) -> bool:
+    return _output_activation(model) == "linear"
 
 
 _SPARSE = {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}
@@ -293,6 +319,12 @@ def check_labels(model, labels, loss=None) -> None:
             f"Invalid value for argument `loss`: {name} expects one-hot labels, but the "
             "labels are integer ids. Use loss='sparse_categorical_crossentropy', or "
             "one-hot encode them (`keras.utils.to_categorical(y)`), or leave `loss` unset."
+        )
+    if outputs > 1 and encoding == "sparse" and name is None and _output_activation(model) == "sigmoid":
+        raise ValueError(
+            f"The model ends in {outputs} sigmoid units, but the labels are integer class ids "
+            "(one class per image). Use output_activation='softmax', or for two classes one "
+            "sigmoid unit (build_cnn(..., num_classes=2, output_activation='sigmoid') builds it)."
         )
     if outputs == 1:
         if y.size and not np.isin(y, (0, 1)).all():

@@ -268,10 +268,13 @@ def test_tune_runs_shows_the_table_and_resumes(tmp_path, capsys):
     assert "best model: test accuracy" in out
     trials = sorted(p.name for p in (tmp_path / "digits").glob("trial_*"))
     assert len(trials) == 1
-    best.unlink()
+    saved = best.read_bytes()
     code, out, err = run([*argv, "--resume"], capsys)
     assert code == 0, err
-    assert best.exists()
+    # The model saved before is kept; the resumed search's best goes next to it.
+    assert best.read_bytes() == saved
+    again = tmp_path / "digits" / "best-2.keras"
+    assert again.stat().st_size > 0 and f"saved to {again}" in out
     # The finished trial is reloaded, not run again.
     assert sorted(p.name for p in (tmp_path / "digits").glob("trial_*")) == trials
 

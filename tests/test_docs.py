@@ -73,6 +73,13 @@ def test_tutorials_page_is_measured():
         assert f"examples/{script.name}" in page
 
 
+def test_no_page_has_a_figure_left_to_fill_in():
+    placeholder = re.compile(r"<<[A-Z_]+>>|\b[A-Z]+_(?:TABLE|FIGURE|FIGURES)\b")
+    pages = [*DOCS.glob("*.md"), ROOT / "README.md", ROOT / "bench" / "README.md"]
+    left = {str(p.relative_to(ROOT)): placeholder.findall(p.read_text()) for p in pages}
+    assert not {page: found for page, found in left.items() if found}
+
+
 def test_pictures_script_knows_every_picture():
     source = (DOCS / "make_pictures.py").read_text()
     for page in _nav_pages():

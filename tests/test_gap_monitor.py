@@ -328,8 +328,9 @@ def test_regularised_run_shows_no_overfitting_and_unbiased_gap(digits):
     x, y = digits.x_train[:640], digits.y_train[:640]
     model = _mlp(32, dropout=0.5, lr=0.01)
     subset = (x[:200], y[:200])
-    monitor = OverfittingGapMonitor(unbiased_subset=200, train_data=subset, verbose=0)
-    history = model.fit(x, y, validation_data=(digits.x_val, digits.y_val), epochs=2, batch_size=128,
+    # patience=1: a single epoch of rising validation loss or of a gap above 0.1 would count
+    monitor = OverfittingGapMonitor(unbiased_subset=200, train_data=subset, patience=1, verbose=0)
+    history = model.fit(x, y, validation_data=(digits.x_val, digits.y_val), epochs=3, batch_size=128,
                         validation_batch_size=256, verbose=0, callbacks=[monitor])
     h = history.history
     assert not monitor.overfitting

@@ -46,6 +46,21 @@ def test_public_names_resolve():
 
 
 @pytest.mark.slow
+def test_every_extra_the_project_names_exists():
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {}
+    for path in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("keras_cnnlab/**/*.py")]:
+        for extra in re.findall(r"keras-cnnlab\[([\w,-]+)\]", path.read_text()):
+            for name in extra.split(","):
+                named.setdefault(name, path.relative_to(ROOT))
+    assert named, "the README names the extras"
+    missing = {name: str(path) for name, path in named.items() if name not in declared}
+    assert not missing, f"extras named but not in pyproject.toml: {missing}"
+
+
 def test_wheel_builds_installs_and_imports(tmp_path):
     dist = tmp_path / "dist"
     build = subprocess.run(

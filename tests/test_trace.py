@@ -474,6 +474,24 @@ def test_findings_untraced_parts_and_unknown_costs():
     assert "unknown" in trace.to_text(columns=["layer", "flops"])
 
 
+@multibackend
+def test_augmentation_layers_are_free_and_keep_the_receptive_field():
+    from keras_cnnlab import augmentation_preset, build_cnn
+
+    kwargs = dict(filters=(8, 16), seed=0)
+    plain = trace_shapes(build_cnn((16, 16, 1), 10, **kwargs))
+    for preset in ("digits", "strong"):
+        model = build_cnn((16, 16, 1), 10, augmentation=augmentation_preset(preset, seed=0), **kwargs)
+        trace = trace_shapes(model)
+        rows = [row for row in trace.rows if row.type == "AugmentationPipeline"]
+        assert len(rows) == 1 and rows[0].flops == 0 and rows[0].output_shape == (None, 16, 16, 1)
+        assert trace.totals.unknown_cost_layers == []
+        assert trace.totals.flops == plain.totals.flops
+        assert plain.totals.receptive_field is not None
+        assert trace.totals.receptive_field == plain.totals.receptive_field
+        assert trace.totals.params == model.count_params()
+
+
 # ---------------------------------------------------------------------------
 # Bad input
 

@@ -25,7 +25,7 @@ of ``Conv2D`` is costed as a Conv2D. Costs are per sample, at inference:
 * ``keras.ops`` calls: activations by name as above; add, subtract, multiply,
   divide, maximum, minimum one per output element.
 * Free at inference (0): Dropout and the other noise layers, the Random*
-  augmentation layers, Flatten, Reshape, Permute, padding, cropping,
+  augmentation layers and keras_cnnlab.augment's (presets, MixUp, CutMix), Flatten, Reshape, Permute, padding, cropping,
   Concatenate, nearest-neighbour upsampling, Input.
 * Anything else is *unknown*: reported as such and left out of the totals,
   never counted as 0.
@@ -170,6 +170,8 @@ def family(op) -> str:
             return name
         if name.startswith("Random") and "preprocessing" in cls.__module__:
             return "RandomAugmentation"
+        if cls.__module__.startswith("keras_cnnlab.augment."):
+            return "RandomAugmentation"  # the project's own: random in training, identity at inference
     return type(op).__name__
 
 
