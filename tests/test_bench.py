@@ -36,7 +36,7 @@ def run_script(path, *args, timeout=600):
     return done
 
 
-def smoke_rows(tmp_path, script, *args):
+def smoke_rows(tmp_path, script, *args, printed=True):
     out = tmp_path / "rows.json"
     done = run_script(BENCH / script, "--smoke", *args, "--json", str(out))
     rows = json.loads(out.read_text())
@@ -45,9 +45,9 @@ def smoke_rows(tmp_path, script, *args):
         assert _common.row_problems(row) == [], row
         assert row["command"].endswith(f"python bench/{script} --smoke" + "".join(f" {a}" for a in args))
         assert row["machine"]
-    # The printed table carries every figure.
+    # The printed table carries every figure (scripts with a table of their own: their variants).
     for row in rows:
-        assert row["figure"].replace("|", "\\|") in done.stdout
+        assert row["figure"].replace("|", "\\|") in done.stdout if printed else row["figure"]
     return rows
 
 
@@ -255,6 +255,38 @@ def test_bench_backends_smoke(tmp_path):
     jax_row = find(rows, "Backends: training time per epoch on jax")
     assert "images/s" in tf_row["value"] and tf_row["ratio"] is None
     assert jax_row["ratio"] > 0 and jax_row["baseline"].startswith("tensorflow: ")
+
+
+@pytest.mark.slow
+def test_bench_tuning_smoke_hands_on_a_configuration_build_cnn_takes(tmp_path):
+    from keras_cnnlab import build_cnn
+
+    rows = smoke_rows(tmp_path, "bench_tuning.py")
+    overhead = [row for row in rows if "tuner overhead per trial" in row["figure"]]
+    assert len(overhead) == 2 and all(row["target"] == "< 10%" for row in overhead)
+    retrained = find(rows, "Tuning: Hyperband's best configuration retrained")
+    config = dict(retrained["config"])
+    for key in ("learning_rate", "batch_size", "augmentation", "augment_strength"):
+        config.pop(key, None)
+    model = build_cnn((8, 8, 1), 10, **config)  # what bench_accuracy.py does with it
+    assert model.output_shape == (None, 10)
+
+
+@pytest.mark.slow
+def test_bench_trace_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_trace.py")
+    traced = [row for row in rows if row["figure"].startswith("Trace: trace_shapes")]
+    assert len(traced) == 2 and all(row["met"] is True for row in traced)  # 20 layers: milliseconds
+    assert find(rows, "Trace: ShapeTrace.to_text()")["baseline"].startswith("model.summary(): ")
+
+
+@pytest.mark.slow
+def test_bench_callbacks_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_callbacks.py", printed=False)
+    ours = [row for row in rows if row["figure"].endswith(("to a file", "to a terminal"))
+            and "RichTrainingReport" in row["figure"] and row["figure"].startswith("fit")]
+    assert len(ours) == 2 and all(isinstance(row["met"], bool) and row["ratio"] > 0 for row in ours)
+    assert find(rows, "fit, 1 epoch(s) x 8 steps of 32 on digits: verbose=0 again (noise floor)")
 
 
 @pytest.mark.slow

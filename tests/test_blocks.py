@@ -12,9 +12,10 @@ from keras_cnnlab.testing import Case, conv_block_cases
 BACKEND = keras.backend.backend()
 
 
-def hand_written_layers(kwargs):
+def hand_written_layers(kwargs, data_format="channels_last"):
     """The same block written with plain Keras layers, independently of ConvBlock."""
     layers = []
+    axis = -1 if data_format == "channels_last" else 1
     norm = kwargs.get("batch_norm", True)
     for i in range(kwargs.get("convs", 1)):
         layers.append(
@@ -25,10 +26,11 @@ def hand_written_layers(kwargs):
                 padding=kwargs.get("padding", "same"),
                 dilation_rate=kwargs.get("dilation_rate", 1),
                 use_bias=not norm,
+                data_format=data_format,
             )
         )
         if norm:
-            layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.BatchNormalization(axis=axis))
         layers.append(keras.layers.Activation(kwargs.get("activation", "relu")))
     pool = kwargs.get("pool", "max")
     if pool:
@@ -38,6 +40,7 @@ def hand_written_layers(kwargs):
                 kwargs.get("pool_size", 2),
                 strides=kwargs.get("pool_strides"),
                 padding=kwargs.get("pool_padding", "valid"),
+                data_format=data_format,
             )
         )
     if kwargs.get("dropout", 0):
@@ -74,6 +77,34 @@ def test_block_shapes_agree_four_ways(case):
     # Same architecture, same parameter count.
     ours = keras.Sequential([keras.Input(case.input_shape), *blocks])
     assert ours.count_params() == hand.count_params()
+
+
+@pytest.mark.multibackend
+@given(conv_block_cases(max_blocks=2))
+def test_channels_first_shapes_are_the_channels_last_prediction_transposed(case):
+    """The drawn stack in channels_first: compute_output_shape == hand-written Keras == the
+    channels-last prediction with the channel axis moved; and the forward pass where the
+    backend runs channels_first convolutions (TensorFlow's CPU kernels are NHWC only)."""
+    height, width, channels = case.input_shape
+    input_shape = (channels, height, width)
+    blocks = [ConvBlock(**kwargs, data_format="channels_first") for kwargs in case.blocks]
+    hand = keras.Sequential([keras.Input(input_shape)] + [
+        layer for kwargs in case.blocks for layer in hand_written_layers(kwargs, "channels_first")
+    ])
+    batch, out_h, out_w, filters = _predicted_shape(case)
+    expected = (batch, filters, out_h, out_w)
+    shape = (batch, *input_shape)
+    for block in blocks:
+        shape = block.compute_output_shape(shape)
+    assert tuple(shape) == expected == (batch, *hand.output_shape[1:])
+    if BACKEND != "tensorflow":
+        x = np.random.default_rng(0).random((batch, *input_shape)).astype("float32")
+        y = x
+        for block in blocks:
+            y = block(y)
+        assert tuple(y.shape) == expected == tuple(hand(x).shape)
+        ours = keras.Sequential([keras.Input(input_shape), *blocks])
+        assert ours.count_params() == hand.count_params()
 
 
 @pytest.mark.multibackend

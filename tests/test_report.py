@@ -2,8 +2,11 @@
 
 import copy
 import io
+import os
 import re
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import types
@@ -134,6 +137,33 @@ def test_best_epoch_is_marked_in_line_table_and_summary():
     report = RichTrainingReport(io.StringIO(), monitor="val_loss", mode="max")
     _drive([report])
     assert report.summary().best_epoch == 0
+
+
+def test_stdout_sent_to_a_file_and_a_log_path_get_plain_lines(tmp_path):
+    # What a user's shell does with `python train.py > train.log`, and console="path".
+    log = tmp_path / "report.log"
+    code = textwrap.dedent(f"""
+        import keras, numpy as np
+        from keras_cnnlab import RichTrainingReport
+        x = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+        y = np.arange(64) % 10
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, validation_split=0.25, epochs=2, batch_size=16,
+                  callbacks=[RichTrainingReport(), RichTrainingReport({str(log)!r})])
+    """)
+    stdout = tmp_path / "stdout.log"
+    env = {**os.environ, "TERM": "xterm-256color", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("FORCE_COLOR", None)
+    with open(stdout, "w") as out:
+        done = subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for path in (stdout, log):
+        text = path.read_text()
+        assert text.count("Epoch 2/2") == 1 and "Best epoch" in text, text
+        assert not CONTROL.search(text), repr(CONTROL.search(text))
 
 
 def test_summary_ends_its_line_so_the_next_print_starts_a_new_one():

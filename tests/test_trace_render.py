@@ -11,6 +11,7 @@ import keras
 import pytest
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from keras_cnnlab import ConvBlock, print_shape_trace, trace_shapes
 from keras_cnnlab.trace import COLUMNS, DEFAULT_COLUMNS, render
@@ -74,15 +75,25 @@ def test_print_to_a_file_is_plain_text(tmp_path):
     assert not CONTROL.search(stream.getvalue()) and "(None, 1152)" in stream.getvalue()
 
 
-def test_terminal_output_is_a_rich_table(trace):
-    group = render.renderable(trace)
-    assert isinstance(group.renderables[0], Table)
+def test_terminal_output_is_a_styled_table_that_fits_the_width(trace):
+    table = render.renderable(trace).renderables[0]
+    assert isinstance(table, render.TraceTable)
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, color_system="standard", width=140)
     print_shape_trace(tutorial_b_like(), console=console)
     out = stream.getvalue()
     assert "\x1b[" in out  # styled
     assert "Layer (type)" in out and "─" in out
+    for width in (140, 90, 60):
+        text = trace.to_text(width=width)
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "167,114" in text
+        if width == 140:  # laid out by hand: no shape is folded
+            assert "(None, 3, 3, 128)" in text and "floor drops 1" in text
+    # laid out by hand while the arithmetic column keeps 20 characters; else rich wraps every column
+    wide, narrow = (Console(file=io.StringIO(), width=w) for w in (140, 60))
+    assert isinstance(next(iter(table.__rich_console__(wide, wide.options))), Text)
+    assert isinstance(next(iter(table.__rich_console__(narrow, narrow.options))), Table)
 
 
 def test_jupyter_renders_once(monkeypatch):

@@ -134,6 +134,53 @@ def test_search_and_reload_on_this_backend(digits, tmp_path):
     assert accuracy == pytest.approx(trial.score, abs=1e-6)
 
 
+def test_every_trial_gets_the_report_and_the_gap_monitor(digits, tmp_path, capsys):
+    hypermodel = _hypermodel(digits, report=True, gap_monitor=True)
+    tuner = _tuner("random", hypermodel, tmp_path)
+    _search(tuner, digits)
+    out = capsys.readouterr().out
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 2
+    for trial in trials:
+        # the trial header with its hyperparameters opens the trial's report
+        assert f"Trial {trial.trial_id}: " in out
+        # the monitor's gap went into the logs that KerasTuner keeps with the trial
+        gap = trial.metrics.get_last_value("gap_accuracy")
+        accuracy = trial.metrics.get_last_value("accuracy")
+        val_accuracy = trial.metrics.get_last_value("val_accuracy")
+        assert gap == pytest.approx(accuracy - val_accuracy, abs=1e-6)
+    assert out.count("Gap monitor") == 2  # one closing verdict per trial
+    assert "Epoch 1/1" in out and "\x1b" not in out  # plain text: captured output is no terminal
+
+
+def test_first_build_freezes_the_long_lived_objects_once_unless_asked_not_to():
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import gc, keras_tuner as kt
+        from keras_cnnlab.tuning import CNNHyperModel
+        print(gc.get_freeze_count())
+        CNNHyperModel((8, 8, 1), 10, freeze_gc=False).build(kt.HyperParameters())
+        print(gc.get_freeze_count())
+        hypermodel = CNNHyperModel((8, 8, 1), 10)
+        hypermodel.build(kt.HyperParameters())
+        print(gc.get_freeze_count())
+        gc.unfreeze()
+        hypermodel.build(kt.HyperParameters())  # once per process: not again
+        print(gc.get_freeze_count())
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, without, frozen, after_unfreeze = map(int, done.stdout.split())
+    assert before == without == 0
+    assert frozen > 100_000  # the modules, keras and the backend: what a full collection scanned
+    assert after_unfreeze == 0
+
+
 class _Steps(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.steps = self.params["steps"]

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from rich.console import Console
+from rich.text import Text
 
 __all__ = [
     "make_console",
@@ -24,6 +25,7 @@ __all__ = [
     "recording_console",
     "render_mode",
     "LiveDisplay",
+    "grid",
 ]
 
 
@@ -64,6 +66,85 @@ def open_console(
     finally:
         if isinstance(console, (str, os.PathLike)):
             out.file.close()
+
+
+def grid(
+    headers,
+    rows,
+    *,
+    justify=None,
+    column_styles=None,
+    row_styles=None,
+    max_width: int | None = None,
+    console: Console | None = None,
+    gap: str = "  ",
+) -> Text | None:
+    """Cells laid out in columns by hand, as one styled Text: bold header lines, a rule, rows.
+
+    A ``rich.table.Table`` measures and wraps every cell, which costs about ten
+    times more; the report's epoch table and the shape trace use this, as at
+    most their last column ever needs wrapping.
+
+    Args:
+        headers: per column, its header lines from the top (a str is one line).
+        rows: lists of cells, each a str or a Text (whose own styles are kept).
+        justify: per column ``"left"`` or ``"right"`` (default: all right).
+        column_styles: per column, a style for its cells, or None.
+        row_styles: per row, a style that replaces the column styles, or None.
+        max_width: the width to fit. A grid wider than this wraps its last
+            column when it is left-justified, ``console`` is given and at least
+            20 characters remain for it; otherwise ``None`` is returned.
+        console: the console that wraps the last column's text.
+        gap: what separates two columns.
+    """
+    n = len(headers)
+    headers = [(h,) if isinstance(h, str) else tuple(h) for h in headers]
+    depth = max(len(h) for h in headers)
+    headers = [("",) * (depth - len(h)) + h for h in headers]
+    justify = list(justify or ["right"] * n)
+    column_styles = list(column_styles or [None] * n)
+    row_styles = list(row_styles or [None] * len(rows))
+    cells = [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
+    widths = [max([len(line) for line in headers[j]] + [row[j].cell_len for row in cells]) for j in range(n)]
+    total = sum(widths) + len(gap) * (n - 1)
+    wrap = False
+    if max_width is not None and total > max_width:
+        room = max_width - (total - widths[-1])
+        if console is None or justify[-1] != "left" or room < max(20, max(len(h) for h in headers[-1])):
+            return None
+        widths[-1], total, wrap = room, max_width, True
+    indent = " " * (total - widths[-1])
+
+    def padded(value: str, j: int) -> str:
+        return value.rjust(widths[j]) if justify[j] == "right" else value.ljust(widths[j])
+
+    text = Text(no_wrap=True, overflow="ignore", end="")
+    for i in range(depth):
+        text.append(gap.join(padded(h[i], j) for j, h in enumerate(headers)).rstrip() + "\n", style="bold")
+    text.append("─" * total + "\n")
+    for row, row_style in zip(cells, row_styles):
+        for j, cell in enumerate(row):
+            style = row_style or column_styles[j]
+            if style:
+                cell = cell.copy()
+                cell.stylize_before(style)
+            last = j == n - 1
+            if last and not cell.plain:
+                break  # no trailing gap
+            lines = cell.wrap(console, widths[j]) if wrap and last else [cell]
+            fill = " " * (widths[j] - lines[0].cell_len)
+            if j:
+                text.append(gap)
+            if justify[j] == "right":
+                text.append(fill)
+            text.append_text(lines[0])
+            for more in lines[1:]:
+                text.append("\n" + indent)
+                text.append_text(more)
+            if justify[j] != "right" and not last:
+                text.append(fill)
+        text.append("\n")
+    return text
 
 
 def is_live(console: Console) -> bool:

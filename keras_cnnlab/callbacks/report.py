@@ -33,7 +33,13 @@ from rich.console import Group
 from rich.rule import Rule
 from rich.text import Text
 
-from keras_cnnlab.callbacks.console import LiveDisplay, make_console, recording_console, render_mode
+from keras_cnnlab.callbacks.console import (
+    LiveDisplay,
+    grid,
+    make_console,
+    recording_console,
+    render_mode,
+)
 from keras_cnnlab.callbacks.gap_monitor import attach_report, attached_monitor, metric_direction
 
 __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
@@ -287,8 +293,9 @@ class RichTrainingReport(ProgbarLogger):
     def table(self) -> Text:
         """The epoch table of the last fit, best epoch marked, as a styled rich Text.
 
-        Columns are laid out here rather than by ``rich.table.Table``, whose
-        layout costs ten times more: the table is drawn at the end of every fit.
+        Laid out by :func:`~keras_cnnlab.callbacks.console.grid` rather than by
+        ``rich.table.Table``, whose layout costs ten times more: the table is
+        drawn at the end of every fit.
         """
         run = self._run
         columns = self._columns()
@@ -310,21 +317,8 @@ class RichTrainingReport(ProgbarLogger):
                 cells.append(_fmt_lr(record.learning_rate))
             cells += [_fmt_seconds(record.seconds), _fmt_rate(record, unit=False)]
             rows.append(cells)
-        widths = [max(len(top), len(bottom), *(len(row[j]) for row in rows))
-                  for j, (top, bottom) in enumerate(headers)]
-        gap = "  "
-        text = Text(no_wrap=True, overflow="ignore", end="")
-        for line in zip(*headers):
-            text.append(gap.join(cell.rjust(w) for cell, w in zip(line, widths)).rstrip(), style="bold")
-            text.append("\n")
-        text.append("─" * (sum(widths) + len(gap) * (len(widths) - 1)) + "\n")
-        for i, cells in enumerate(rows):
-            row_style = "bold green" if i == run.best_index else None
-            for j, (cell, width) in enumerate(zip(cells, widths)):
-                if j:
-                    text.append(gap)
-                text.append(cell.rjust(width), style=row_style or styles[j])
-            text.append("\n")
+        row_styles = ["bold green" if i == run.best_index else None for i in range(len(rows))]
+        text = grid(headers, rows, column_styles=styles, row_styles=row_styles)
         if run.best_index is not None:
             text.append(f"* best {run.monitor}\n")
         return text

@@ -12,10 +12,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from keras_cnnlab.callbacks.console import open_console, recording_console
+from keras_cnnlab.callbacks.console import grid, open_console, recording_console
 from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
 
-__all__ = ["COLUMNS", "DEFAULT_COLUMNS", "check_columns", "renderable", "export", "print_trace"]
+__all__ = ["COLUMNS", "DEFAULT_COLUMNS", "TraceTable", "check_columns", "renderable", "export", "print_trace"]
 
 
 def _shape(value) -> str:
@@ -132,30 +132,62 @@ def _text(value) -> Text:
     return value if isinstance(value, Text) else Text(value)
 
 
-def _table(trace: ShapeTrace, columns) -> Table:
-    flagged = {f.layer for f in trace.findings if f.layer and f.severity == "warning"}
-    table = Table(
-        title=Text(f"Shape trace of {trace.model_name!r}", style="bold"),
-        box=box.SIMPLE_HEAD,
-        show_lines=False,
-        title_justify="left",
-    )
-    for name in columns:
-        header, _, justify = COLUMNS[name]
-        # Figures never wrap; text columns wrap only when the console is too narrow.
-        table.add_column(
-            header,
-            justify=justify,
-            no_wrap=justify == "right",
-            overflow="fold",
-            min_width=20 if name == "explain" else None,
-        )
-    for row in trace.rows:
+class TraceTable:
+    """The trace's rows as a table, laid out when the console's width is known.
+
+    The columns are laid out by :func:`~keras_cnnlab.callbacks.console.grid`
+    (a few milliseconds, also for hundreds of layers), wrapping the last column
+    when it is the shape arithmetic; on a console too narrow for that, a
+    ``rich`` Table wraps every text column.
+    """
+
+    def __init__(self, trace: ShapeTrace, columns):
+        self.trace = trace
+        self.columns = columns
+
+    def _row_styles(self) -> list:
+        trace = self.trace
+        flagged = {f.layer for f in trace.findings if f.layer and f.severity == "warning"}
+        return ["yellow" if row.path in flagged else ("dim" if row.depth > 0 else None) for row in trace.rows]
+
+    def _cells(self) -> list[list[Text]]:
         # Text, not str: names and explanations are never read as rich markup.
-        cells = [_text(COLUMNS[name][1](row)) for name in columns]
-        style = "yellow" if row.path in flagged else ("dim" if row.depth > 0 else None)
-        table.add_row(*cells, style=style)
-    return table
+        return [[_text(COLUMNS[name][1](row)) for name in self.columns] for row in self.trace.rows]
+
+    def title(self) -> Text:
+        return Text(f"Shape trace of {self.trace.model_name!r}", style="bold")
+
+    def rich_table(self) -> Table:
+        """The rows as a ``rich.table.Table`` (wraps text columns to fit)."""
+        table = Table(title=self.title(), box=box.SIMPLE_HEAD, show_lines=False, title_justify="left")
+        for name in self.columns:
+            header, _, justify = COLUMNS[name]
+            # Figures never wrap; text columns wrap only when the console is too narrow.
+            table.add_column(
+                header,
+                justify=justify,
+                no_wrap=justify == "right",
+                overflow="fold",
+                min_width=20 if name == "explain" else None,
+            )
+        for cells, style in zip(self._cells(), self._row_styles()):
+            table.add_row(*cells, style=style)
+        return table
+
+    def __rich_console__(self, console, options):
+        laid_out = grid(
+            [COLUMNS[name][0] for name in self.columns],
+            self._cells(),
+            justify=[COLUMNS[name][2] for name in self.columns],
+            row_styles=self._row_styles(),
+            max_width=options.max_width,
+            console=console,
+        )
+        if laid_out is None:
+            yield self.rich_table()
+        else:
+            yield self.title()
+            yield laid_out
 
 
 def _totals(trace: ShapeTrace) -> Text:
@@ -202,7 +234,7 @@ def _findings(trace: ShapeTrace) -> Text | None:
 
 def renderable(trace: ShapeTrace, columns=None) -> Group:
     """The table, totals and findings as one rich renderable."""
-    parts = [_table(trace, check_columns(columns)), _totals(trace)]
+    parts = [TraceTable(trace, check_columns(columns)), _totals(trace)]
     found = _findings(trace)
     if found is not None:
         parts += [Text(""), found]
