@@ -5,7 +5,9 @@ gives a "not available" row, one that fails gives a "failed" row with the end
 of its error output, and the other scripts still run. The table lists, per
 row: figure, value, the comparison it is measured against, the ratio, whether
 the target is met, the machine and the command that made it; a closing list
-names every target met or missed.
+names every target met or missed. A full run (no ``--smoke``, no ``--output``)
+also refills the figures that docs/ quotes between ``<!-- bench:NAME -->``
+and ``<!-- /bench -->`` markers, from the same rows.
 
     python bench/run_all.py                  # all benchmarks, rewrites bench/RESULTS.md (make bench)
     python bench/run_all.py --smoke          # every script's smoke run, to a temporary file
@@ -18,6 +20,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,6 +162,42 @@ def targets_section(rows) -> list[str]:
     return lines
 
 
+DOCS_DIR = _common.ROOT / "docs"
+_MARKER = re.compile(r"(<!-- bench:(?P<name>[\w-]+)(?P<filter>(?: [^>]*?)?) -->\n).*?(<!-- /bench -->)", re.S)
+
+
+def update_docs(outcomes, *, docs_dir: Path = DOCS_DIR, stamp: str) -> list[Path]:
+    """Refill the figures the documentation quotes from the benchmarks that ran.
+
+    A page marks a place with ``<!-- bench:NAME -->`` ... ``<!-- /bench -->``,
+    optionally ``<!-- bench:NAME figure-prefix -->`` to keep only the rows whose
+    figure starts with that prefix; the place gets those rows as a table, with
+    the command and the date. Places of benchmarks that did not run stay as
+    they are. Returns the pages rewritten.
+    """
+    by_name = {o.benchmark.name: o for o in outcomes if o.status == "ok"}
+    written = []
+    for page in sorted(Path(docs_dir).glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+
+        def refill(match):
+            outcome = by_name.get(match["name"])
+            if outcome is None:
+                return match[0]
+            prefix = match["filter"].strip()
+            rows = [r for r in outcome.rows if r["figure"].startswith(prefix)]
+            commands = sorted({r["command"] for r in rows})
+            table = _common.markdown_table(rows, command=False)
+            source = ", ".join(f"`{c}`" for c in commands)
+            return f"{match[1]}{table}\n\nMeasured by {source} on {stamp} (bench/RESULTS.md has every figure).\n{match[4]}"
+
+        new = _MARKER.sub(refill, text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            written.append(page)
+    return written
+
+
 def render(outcomes, *, info, total, smoke, command) -> str:
     summary = _common.machine_summary(info)
     ordered = sorted(outcomes, key=lambda o: o.benchmark.item)
@@ -241,6 +280,10 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(outcomes, info=info, total=total, smoke=args.smoke, command=command), encoding="utf-8")
     print(f"\nwrote {output} ({total / 60:.1f} min)")
+    if not args.smoke and args.output is None:
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d")
+        for page in update_docs(outcomes, stamp=stamp):
+            print(f"updated the figures in {page.relative_to(_common.ROOT)}")
     failed = [o.benchmark.name for o in outcomes if o.status == "failed"]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -196,6 +196,30 @@ def test_run_all_passes_the_tuning_rows_to_the_accuracy_benchmark(tmp_path):
     assert '| Accuracy | {"filters": [8]} |' in out.read_text()
 
 
+def test_run_all_refills_the_figures_the_docs_quote(tmp_path):
+    def outcome(name, figures, status="ok"):
+        bench = run_all.Benchmark(name, f"bench_{name}.py", 1)
+        rows = [_common.make_row(f, "1 s", command=f"python bench/bench_{name}.py") for f in figures]
+        return run_all.Outcome(bench, rows, 1.0, status)
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        "intro\n<!-- bench:augment Gap -->\nold table\n<!-- /bench -->\nmiddle\n"
+        "<!-- bench:trace -->\n<!-- /bench -->\n<!-- bench:tuning -->\nkept\n<!-- /bench -->\nend\n"
+    )
+    outcomes = [outcome("augment", ["Augment in model: a", "Gap on digits: b"]),
+                outcome("trace", ["Trace: c"]), outcome("tuning", ["Tuning: d"], status="failed")]
+    assert run_all.update_docs(outcomes, docs_dir=tmp_path, stamp="2026-12-01") == [page]
+    text = page.read_text()
+    augment = text.split("<!-- bench:augment Gap -->\n")[1].split("<!-- /bench -->")[0]
+    assert "Gap on digits: b" in augment and "Augment in model" not in augment and "old table" not in augment
+    assert "Measured by `python bench/bench_augment.py` on 2026-12-01" in augment
+    assert "Trace: c" in text
+    assert "<!-- bench:tuning -->\nkept\n<!-- /bench -->" in text  # did not run: left as it was
+    assert text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("end\n")
+    assert run_all.update_docs(outcomes, docs_dir=tmp_path, stamp="2026-12-01") == []  # already current
+
+
 def test_run_all_rejects_unknown_names(capsys):
     with pytest.raises(SystemExit):
         run_all.main(["--only", "nope"])

@@ -108,6 +108,18 @@ def test_no_page_has_a_figure_left_to_fill_in():
     assert not {page: found for page, found in left.items() if found}
 
 
+def test_every_benchmark_figure_block_is_filled():
+    blocks = 0
+    for page in sorted(DOCS.glob("*.md")):
+        found = re.findall(r"<!-- bench:([\w-]+)[^>]*-->\n(.*?)<!-- /bench -->", page.read_text(), flags=re.S)
+        for name, body in found:
+            blocks += 1
+            assert body.startswith("| figure |") and "Measured by `" in body, (
+                f"{page.name}: the bench:{name} figures are empty; `make bench` fills them"
+            )
+    assert blocks >= 4
+
+
 def test_pictures_script_knows_every_picture():
     source = (DOCS / "make_pictures.py").read_text()
     for page in _nav_pages():
