@@ -11,7 +11,10 @@ Measures, in one run with the variants alternating from repeat to repeat:
 * the tuner's own overhead per trial: search time not spent in ``model.fit``
   (building, compiling, checkpoints, the oracle), as a share of the trial time.
 
-Prints a markdown table of medians over the repeats and the command that made it.
+Each search runs in a fresh interpreter, as a user's script would (TensorFlow
+keeps the graph of every model it traced, so searches sharing one process slow
+each other's garbage collections down). Prints a markdown table of medians over
+the repeats and the command that made it.
 
 ``--memory`` measures instead the resident memory after each of ``--trials``
 trials, each variant in a fresh process: CNNHyperModel searches in graph and in
@@ -169,6 +172,30 @@ def run_random(
         verbose=0,
     )
     return _summary(tuner, data)
+
+
+def one_search(args, data, space, directory, compile_kwargs) -> dict:
+    """One search (``--one-search``), run in a process of its own by the parent."""
+    seed = args.seed
+    if args.one_search == "random":
+        return run_random(data, space, args.random_epochs, args.budget, seed, directory, compile_kwargs)
+    result = run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs)
+    result["retrained"] = retrain_best(result, data, args.baseline_epochs, seed)
+    result["config"] = build_cnn_config(result["tuner"].get_best_hyperparameters(1)[0])
+    del result["tuner"], result["hypermodel"]
+    return result
+
+
+def search_in_fresh_process(variant: str, seed: int, budget: float, directory: str, argv) -> dict:
+    """Run one search in a new interpreter, as a user's script would: what one search
+    leaves behind (TensorFlow keeps every traced model's graph) does not slow the next."""
+    command = [sys.executable, __file__, *argv, "--one-search", variant, "--seed", str(seed),
+               "--budget", str(budget), "--directory", directory]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{variant} search failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 def retrain_best(result: dict, data, epochs: int, seed: int) -> float:
@@ -339,6 +366,9 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure resident memory per trial instead")
     parser.add_argument("--trials", type=int, default=20, help="trials per --memory variant")
     parser.add_argument("--memory-variant", help=argparse.SUPPRESS)
+    parser.add_argument("--one-search", choices=["hyperband", "random"], help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     if args.memory_variant:
@@ -357,6 +387,9 @@ def main(argv=None) -> int:
     # Tiny smoke models train faster step by step than traced.
     compile_kwargs = dict(run_eagerly=True) if args.smoke else None
     directory = args.directory or tempfile.mkdtemp(prefix="bench_tuning_")
+    if args.one_search:
+        print("RESULT " + json.dumps(one_search(args, data, space, directory, compile_kwargs)))
+        return 0
     base_rows, hb_rows, rs_rows, retrained, best_configs = [], [], [], [], []
     try:
         for repeat in range(args.repeats):
@@ -365,18 +398,13 @@ def main(argv=None) -> int:
             # Alternate which search runs first, so drift in machine load hits both alike.
             order = ("hyperband", "random") if repeat % 2 == 0 else ("random", "hyperband")
             for variant in order:
-                if variant == "hyperband":
-                    hb_rows.append(run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs))
-                else:
-                    # Equal budget: the latest Hyperband run's time (repeat 0 runs it first).
-                    budget = hb_rows[-1]["seconds"]
-                    rs_rows.append(
-                        run_random(data, space, args.random_epochs, budget, seed, directory, compile_kwargs)
-                    )
+                # Equal budget: the latest Hyperband run's time (repeat 0 runs it first).
+                budget = hb_rows[-1]["seconds"] if variant == "random" else 0.0
+                result = search_in_fresh_process(variant, seed, budget, directory, argv)
+                (hb_rows if variant == "hyperband" else rs_rows).append(result)
             hb = hb_rows[-1]
-            retrained.append(retrain_best(hb, data, args.baseline_epochs, seed))
-            best_configs.append(build_cnn_config(hb["tuner"].get_best_hyperparameters(1)[0]))
-            del hb["tuner"], hb["hypermodel"]
+            retrained.append(hb["retrained"])
+            best_configs.append(hb["config"])
             print(
                 f"repeat {repeat}: baseline {base_rows[-1]['test_accuracy']:.4f}, "
                 f"hyperband {hb['test_accuracy']:.4f} ({hb['trials']} trials, {hb['seconds']:.0f}s), "
