@@ -59,6 +59,11 @@ BLOCK_PASS_THROUGH = (
 )
 
 
+def output_units(num_classes: int, output_activation) -> int:
+    """Units of the output layer: one per class, but one sigmoid unit for two classes."""
+    return 1 if num_classes == 2 and output_activation == "sigmoid" else num_classes
+
+
 def build_cnn(
     input_shape,
     num_classes,
@@ -181,10 +186,8 @@ def build_cnn(
         x = augmentation(x)
     for block in blocks:
         x = block(x)
-    # Two classes with a sigmoid output: one unit, the probability of class 1.
-    binary = num_classes == 2 and output_activation == "sigmoid"
     outputs = ClassifierHead(
-        1 if binary else num_classes,
+        output_units(num_classes, output_activation),
         pooling=head_pooling,
         units=head_units,
         dropout=head_dropout,

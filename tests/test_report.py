@@ -166,6 +166,21 @@ def test_stdout_sent_to_a_file_and_a_log_path_get_plain_lines(tmp_path):
         assert not CONTROL.search(text), repr(CONTROL.search(text))
 
 
+def test_batch_hooks_finishing_out_of_order_still_count_every_step():
+    # Keras runs batch-end hooks on a thread pool (JAX, PyTorch): the last batch's hook
+    # may finish before the one before it.
+    report = RichTrainingReport(io.StringIO(), batch_size=32)
+    model = _model()
+    cbs = keras.callbacks.CallbackList([report], model=model, epochs=1, steps=4, verbose=0)
+    cbs.on_train_begin()
+    cbs.on_epoch_begin(0)
+    for step in (0, 1, 3, 2):
+        report.on_train_batch_end(step, {"loss": 1.0, "accuracy": 0.5})
+    report.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+    report.on_train_end()
+    assert report.records[0].steps == 4 and report.summary().images == 4 * 32
+
+
 def test_summary_ends_its_line_so_the_next_print_starts_a_new_one():
     console, buffer = _plain_console()
     report = RichTrainingReport(console, batch_size=32)

@@ -153,6 +153,16 @@ def test_every_trial_gets_the_report_and_the_gap_monitor(digits, tmp_path, capsy
     assert "Epoch 1/1" in out and "\x1b" not in out  # plain text: captured output is no terminal
 
 
+def test_two_classes_with_sigmoid_build_one_binary_unit_in_every_trial():
+    import keras_tuner
+
+    hypermodel = CNNHyperModel((8, 8, 1), 2, output_activation="sigmoid",
+                               search_space=SearchSpace(**TINY), freeze_gc=False)
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    assert model.output_shape == (None, 1)
+    assert type(model.loss).__name__ == "BinaryCrossentropy"
+
+
 def test_first_build_freezes_the_long_lived_objects_once_unless_asked_not_to():
     import os
     import subprocess

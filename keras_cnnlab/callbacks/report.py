@@ -24,6 +24,7 @@ import dataclasses
 import math
 import numbers
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -134,6 +135,8 @@ class _Run:
         self.step = 0
         self.val_step = 0
         self.batch_logs = None
+        # Keras runs batch hooks on a thread pool on some backends, in no fixed order.
+        self.lock = threading.Lock()
         self.pending = None
         self.records: list[EpochRecord] = []
         self.monitor = None
@@ -459,8 +462,12 @@ class RichTrainingReport(ProgbarLogger):
 
     def on_train_batch_end(self, batch, logs=None):
         # The counter and a reference only: formatting happens on the refresh thread.
-        self._run.step = batch + 1
-        self._run.batch_logs = logs
+        # The hooks of two batches may finish out of order: keep the furthest.
+        run = self._run
+        with run.lock:
+            if batch + 1 > run.step:
+                run.step = batch + 1
+                run.batch_logs = logs
 
     def on_test_begin(self, logs=None):
         run = self._run
@@ -471,8 +478,10 @@ class RichTrainingReport(ProgbarLogger):
             super().on_test_begin(logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        if self._run.in_fit:
-            self._run.val_step = batch + 1
+        run = self._run
+        if run.in_fit:
+            with run.lock:
+                run.val_step = max(run.val_step, batch + 1)
         else:
             super().on_test_batch_end(batch, logs)
 

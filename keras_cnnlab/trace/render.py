@@ -157,8 +157,10 @@ class TraceTable:
     def title(self) -> Text:
         return Text(f"Shape trace of {self.trace.model_name!r}", style="bold")
 
-    def rich_table(self) -> Table:
+    def rich_table(self, cells=None, row_styles=None) -> Table:
         """The rows as a ``rich.table.Table`` (wraps text columns to fit)."""
+        cells = self._cells() if cells is None else cells
+        row_styles = self._row_styles() if row_styles is None else row_styles
         table = Table(title=self.title(), box=box.SIMPLE_HEAD, show_lines=False, title_justify="left")
         for name in self.columns:
             header, _, justify = COLUMNS[name]
@@ -170,21 +172,22 @@ class TraceTable:
                 overflow="fold",
                 min_width=20 if name == "explain" else None,
             )
-        for cells, style in zip(self._cells(), self._row_styles()):
-            table.add_row(*cells, style=style)
+        for row, style in zip(cells, row_styles):
+            table.add_row(*row, style=style)
         return table
 
     def __rich_console__(self, console, options):
+        cells, row_styles = self._cells(), self._row_styles()
         laid_out = grid(
             [COLUMNS[name][0] for name in self.columns],
-            self._cells(),
+            cells,
             justify=[COLUMNS[name][2] for name in self.columns],
-            row_styles=self._row_styles(),
+            row_styles=row_styles,
             max_width=options.max_width,
             console=console,
         )
         if laid_out is None:
-            yield self.rich_table()
+            yield self.rich_table(cells, row_styles)
         else:
             yield self.title()
             yield laid_out

@@ -16,7 +16,13 @@ import numpy as np
 from keras_cnnlab import shapes
 from keras_cnnlab.blocks import ClassifierHead, ConvBlock
 from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
-from keras_cnnlab.models import _check_input_shape, check_labels, compile_for, label_encoding
+from keras_cnnlab.models import (
+    _check_input_shape,
+    check_labels,
+    compile_for,
+    label_encoding,
+    output_units,
+)
 from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
 from keras_cnnlab.tuning.search_space import (
     Choice,
@@ -549,7 +555,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         for block in choice["blocks"]:
             x = block(x)
         outputs = ClassifierHead(
-            self.num_classes,
+            output_units(self.num_classes, self.output_activation),
             **choice["head"],
             activation=self.output_activation,
             data_format=self.data_format,
