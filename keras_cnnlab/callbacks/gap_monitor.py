@@ -48,25 +48,36 @@ _MAX_HINTS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "
 _MIN_HINTS = ("loss", "error", "crossentropy", "hinge", "mse", "mae", "mape", "msle", "poisson", "divergence")
 
 # model -> the monitor attached to it, read by the training report; and model -> the
-# report, which prints the monitor's findings under the epoch they belong to.
+# report, which prints the monitor's findings under the epoch they belong to. The values
+# are weak too: a callback holds its model, so a strong value would keep its own key,
+# and with it every model ever trained with these callbacks, alive.
 _ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _REPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def attached_monitor(model) -> OverfittingGapMonitor | None:
-    """The OverfittingGapMonitor fitting ``model`` now or last, if any."""
+def _link(table, model, callback) -> None:
     try:
-        return _ATTACHED.get(model)
+        table[model] = weakref.ref(callback)
+    except TypeError:  # a model that takes no weak references: no link
+        pass
+
+
+def _linked(table, model):
+    try:
+        ref = table.get(model)
     except TypeError:
         return None
+    return None if ref is None else ref()
+
+
+def attached_monitor(model) -> OverfittingGapMonitor | None:
+    """The OverfittingGapMonitor fitting ``model`` now or last, if any."""
+    return _linked(_ATTACHED, model)
 
 
 def attach_report(model, report) -> None:
     """Let the monitor of ``model`` hand its messages to ``report`` (a RichTrainingReport)."""
-    try:
-        _REPORTS[model] = report
-    except TypeError:
-        pass
+    _link(_REPORTS, model, report)
 
 
 def _finite(value) -> bool:
@@ -475,10 +486,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        try:
-            _ATTACHED[model] = self
-        except TypeError:
-            pass
+        _link(_ATTACHED, model, self)
 
     def on_train_begin(self, logs=None):
         self._run = _Run()
@@ -668,7 +676,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         if not self.verbose:
             return
         text = f"OverfittingGapMonitor: {message}"
-        report = _REPORTS.get(self._model) if self._console is None and self._model is not None else None
+        report = _linked(_REPORTS, self._model) if self._console is None and self._model is not None else None
         if report is not None and report.add_note(text):
             return  # printed by the report, after the line of the epoch it concerns
         if self._console is None:

@@ -126,6 +126,7 @@ class _Run:
         self.num_batches = None
         self.partial_batch = None
         self.trial = None
+        self.gap_monitor = None  # the OverfittingGapMonitor of this fit's model, held for summary()
         self.start = time.perf_counter()
         self.end = None
         self.epoch = None
@@ -270,7 +271,7 @@ class RichTrainingReport(ProgbarLogger):
         total_images = sum(images) if records and None not in images else None
         train_seconds = sum(r.train_seconds for r in records)
         end = run.end if run.end is not None else time.perf_counter()
-        monitor = attached_monitor(self._model) if self._model is not None else None
+        monitor = run.gap_monitor
         # only a monitor that took part in this fit: it wrote its gap into these logs
         if monitor is not None and not (
             records and monitor.last_epoch == records[-1].epoch and any(k.startswith("gap_") for k in last)
@@ -434,6 +435,7 @@ class RichTrainingReport(ProgbarLogger):
             previous.display.stop()
         run = self._run = _Run()
         run.in_fit = True
+        run.gap_monitor = attached_monitor(self._model) if self._model is not None else None
         params = self.params or {}
         run.epochs = params.get("epochs")
         run.steps = params.get("steps")
