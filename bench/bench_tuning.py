@@ -129,7 +129,9 @@ def _summary(tuner, data) -> dict:
     )
 
 
-def run_hyperband(data, space, max_epochs: int, seed: int, directory: str, compile_kwargs=None) -> dict:
+def run_hyperband(
+    data, space, max_epochs: int, seed: int, directory: str, compile_kwargs=None, objective="val_accuracy"
+) -> dict:
     import keras
 
     from keras_cnnlab.tuning import CNNHyperModel
@@ -140,7 +142,7 @@ def run_hyperband(data, space, max_epochs: int, seed: int, directory: str, compi
         data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs
     )
     tuner = TimedHyperband(
-        hypermodel, objective="val_accuracy", max_epochs=max_epochs, factor=3,
+        hypermodel, objective=objective, max_epochs=max_epochs, factor=3,
         hyperband_iterations=1, seed=seed, directory=directory, project_name=f"hyperband{seed}",
         overwrite=True,
     )
@@ -151,7 +153,8 @@ def run_hyperband(data, space, max_epochs: int, seed: int, directory: str, compi
 
 
 def run_random(
-    data, space, epochs: int, budget_s: float, seed: int, directory: str, compile_kwargs=None
+    data, space, epochs: int, budget_s: float, seed: int, directory: str, compile_kwargs=None,
+    objective="val_accuracy",
 ) -> dict:
     import keras
 
@@ -163,7 +166,7 @@ def run_random(
         data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs
     )
     tuner = TimedRandomSearch(
-        hypermodel, objective="val_accuracy", max_trials=10_000, seed=seed,
+        hypermodel, objective=objective, max_trials=10_000, seed=seed,
         directory=directory, project_name=f"random{seed}", overwrite=True,
     )
     tuner.budget_s = budget_s
@@ -178,8 +181,10 @@ def one_search(args, data, space, directory, compile_kwargs) -> dict:
     """One search (``--one-search``), run in a process of its own by the parent."""
     seed = args.seed
     if args.one_search == "random":
-        return run_random(data, space, args.random_epochs, args.budget, seed, directory, compile_kwargs)
-    result = run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs)
+        return run_random(
+            data, space, args.random_epochs, args.budget, seed, directory, compile_kwargs, args.objective
+        )
+    result = run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs, args.objective)
     result["retrained"] = retrain_best(result, data, args.baseline_epochs, seed)
     result["config"] = build_cnn_config(result["tuner"].get_best_hyperparameters(1)[0])
     del result["tuner"], result["hypermodel"]
@@ -362,6 +367,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-epochs", type=int, default=9, help="Hyperband's max_epochs (budget)")
     parser.add_argument("--random-epochs", type=int, default=9, help="epochs of each random trial")
     parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs of build_cnn's default")
+    parser.add_argument("--objective", default="val_accuracy", help="the tuners' objective")
     parser.add_argument("--directory", default=None, help="where the tuners write (default: a temp dir)")
     parser.add_argument("--memory", action="store_true", help="measure resident memory per trial instead")
     parser.add_argument("--trials", type=int, default=20, help="trials per --memory variant")

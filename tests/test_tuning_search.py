@@ -163,32 +163,103 @@ def test_two_classes_with_sigmoid_build_one_binary_unit_in_every_trial():
     assert type(model.loss).__name__ == "BinaryCrossentropy"
 
 
-def test_first_build_freezes_the_long_lived_objects_once_unless_asked_not_to():
+def _run_python(code: str) -> str:
     import os
     import subprocess
     import sys
-    import textwrap
 
-    code = textwrap.dedent("""
-        import gc, keras_tuner as kt
-        from keras_cnnlab.tuning import CNNHyperModel
-        print(gc.get_freeze_count())
-        CNNHyperModel((8, 8, 1), 10, freeze_gc=False).build(kt.HyperParameters())
-        print(gc.get_freeze_count())
-        hypermodel = CNNHyperModel((8, 8, 1), 10)
-        hypermodel.build(kt.HyperParameters())
-        print(gc.get_freeze_count())
-        gc.unfreeze()
-        hypermodel.build(kt.HyperParameters())  # once per process: not again
-        print(gc.get_freeze_count())
-    """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    before, without, frozen, after_unfreeze = map(int, done.stdout.split())
-    assert before == without == 0
+    return done.stdout
+
+
+def test_a_build_freezes_only_right_after_a_full_collection_unless_asked_not_to():
+    import textwrap
+
+    out = _run_python(textwrap.dedent("""
+        import gc, keras_tuner as kt
+        from keras_cnnlab.tuning import CNNHyperModel
+        print(gc.get_freeze_count())
+        gc.collect()
+        CNNHyperModel((8, 8, 1), 10, freeze_gc=False).build(kt.HyperParameters())
+        print(gc.get_freeze_count())
+        hypermodel = CNNHyperModel((8, 8, 1), 10)
+        junk = [[] for _ in range(5000)]  # allocations since the last collection
+        hypermodel.build(kt.HyperParameters())
+        print(gc.get_freeze_count())
+        gc.collect()  # as KerasTuner does just before each trial's build
+        hypermodel.build(kt.HyperParameters())
+        print(gc.get_freeze_count())
+    """))
+    before, without, not_fresh, frozen = map(int, out.split())
+    assert before == without == not_fresh == 0
     assert frozen > 100_000  # the modules, keras and the backend: what a full collection scanned
-    assert after_unfreeze == 0
+
+
+FREEZE_SEARCH = """
+import gc, io, weakref
+import keras, keras_tuner as kt, numpy as np
+from rich.console import Console
+from keras_cnnlab import RichTrainingReport
+from keras_cnnlab.tuning import CNNHyperModel, SearchSpace
+
+class Cyclic(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.me = self  # a reference cycle: its copies are freed by the collector only
+
+class Watched(CNNHyperModel):
+    def fit(self, hp, model, *args, **kwargs):
+        self.models.append(weakref.ref(model))  # the trials' models
+        return super().fit(hp, model, *args, **kwargs)
+
+class Search(kt.RandomSearch):
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.frozen.append(gc.get_freeze_count())
+
+x = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+y = np.arange(64) % 10
+hypermodel = Watched((8, 8, 1), 10, search_space=SearchSpace(**TINY), report=True, gap_monitor=True,
+                     compile_kwargs=dict(run_eagerly=True))
+hypermodel.models = []
+tuner = Search(hypermodel, objective="val_accuracy", max_trials=4, seed=0, directory=DIRECTORY,
+               project_name="p", overwrite=True)
+tuner.frozen = []
+callbacks = [keras.callbacks.EarlyStopping(patience=1), RichTrainingReport(Console(file=io.StringIO()))]
+if CYCLIC:
+    callbacks.append(Cyclic())
+tuner.search(x, y, validation_data=(x, y), epochs=2, verbose=0, callbacks=callbacks)
+best = tuner.get_best_models(1)[0]  # kept by the user: a reloaded model, not a trial's
+again = Search(hypermodel, objective="val_accuracy", max_trials=2, seed=1, directory=DIRECTORY,
+               project_name="again", overwrite=True)
+again.frozen = []
+again.search(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=callbacks[:1])
+del best  # alive at a freeze, so frozen: only gc.unfreeze() lets it be collected
+gc.collect()
+print(*tuner.frozen)
+print(*again.frozen)
+print(sum(ref() is not None for ref in hypermodel.models))
+"""
+
+
+@pytest.mark.parametrize("cyclic", [False, True], ids=["callbacks", "cyclic callback"])
+def test_every_trial_freezes_the_survivors_and_no_trial_model_is_kept(tmp_path, cyclic):
+    code = f"TINY = {TINY!r}\nDIRECTORY = {str(tmp_path)!r}\nCYCLIC = {cyclic}\n" + FREEZE_SEARCH
+    first, second, alive = _run_python(code).splitlines()[-3:]
+    frozen = [int(n) for n in first.split()]
+    frozen_again = [int(n) for n in second.split()]
+    assert len(frozen) == 4 and len(frozen_again) == 2
+    if cyclic:
+        # The frozen copy of that callback held trial 1's model: freezing stops, all thawed.
+        assert frozen[0] > 100_000 and frozen[1:] == [0, 0, 0] and frozen_again == [0, 0]
+    else:
+        # Frozen again before every trial's build: what trials left (the tuner's records)
+        # joins. The best model the user keeps does not stop it in the next search.
+        frozen += frozen_again
+        assert frozen[0] > 100_000 and all(b > a for a, b in zip(frozen, frozen[1:]))
+    assert int(alive) == 0  # every trial's model was freed, without gc.unfreeze()
 
 
 class _Steps(keras.callbacks.Callback):
