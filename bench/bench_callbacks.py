@@ -26,7 +26,7 @@ A last fit with our callbacks times their hooks from the inside (and rich's
 redraws on the refresh thread): the share of the fit spent in our code. On a
 busy machine that figure holds where wall-clock ratios drown in noise.
 
-    python bench/bench_callbacks.py            # 3 epochs per fit, 15 rounds
+    python bench/bench_callbacks.py            # 3 epochs per fit, 40 rounds
     python bench/bench_callbacks.py --smoke    # a tiny run that checks the script works
 """
 
@@ -277,7 +277,7 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds) that checks the script works")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 7, smoke 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 40, smoke 2)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per fit (default 3, smoke 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--threads", type=int, default=1,
@@ -285,7 +285,7 @@ def main(argv=None) -> list[dict]:
                              "nothing from more, and one thread keeps timings steady; 0: TF's default)")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    rounds = args.rounds or (2 if args.smoke else 15)
+    rounds = args.rounds or (2 if args.smoke else 40)
     epochs = args.epochs or (1 if args.smoke else 3)
     command = command_line(argv)
     if args.threads and keras.backend.backend() == "tensorflow":
