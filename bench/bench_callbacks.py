@@ -9,6 +9,8 @@ the ratio of the fastest runs (least disturbed by other processes) is given too:
 
 * ``verbose=0``: no output, the baseline, and the same again: the ratio of
   two identical variants is the noise floor of the run;
+* three ``keras.callbacks.Callback()`` that do nothing, with ``verbose=0``: what
+  Keras's dispatch alone costs for as many callbacks as ours;
 * Keras's progress bar (``verbose=1``) written to a file, and to a pseudo-terminal;
 * RichTrainingReport + OverfittingGapMonitor (+ ShapeTraceCallback when the
   package has it), ``fit`` left at its default ``verbose``, to a file (plain
@@ -58,6 +60,7 @@ from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport  # noqa: E402
 from keras_cnnlab.data import load_dataset  # noqa: E402
 
 TARGET = 1.03
+NO_OPS = "3 no-op keras.callbacks.Callback(), verbose=0"
 NOISE = "verbose=0 again (noise floor)"
 
 
@@ -119,10 +122,13 @@ def make_variants(model, data, sinks, *, epochs, batch_size):
     def tqdm(sink):
         return lambda: fit([tqdm_keras.TqdmCallback(verbose=1, file=sink)], verbose=0)
 
+    no_ops = [keras.callbacks.Callback() for _ in range(3)]
     variants = {
         "verbose=0": lambda: fit(verbose=0),
         # the same again: how far two identical variants drift apart in this run
         NOISE: lambda: fit(verbose=0),
+        # what Keras's dispatch costs for as many callbacks that do nothing
+        NO_OPS: lambda: fit(no_ops, verbose=0),
         "Keras progress bar, to a file": keras_bar(sinks.file),
         "Keras progress bar, to a terminal": keras_bar(sinks.pty),
         f"{ours}, to a file": report(sinks.file),
