@@ -12,6 +12,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from _subprocess import run_python
 
 from keras_cnnlab.data import load_dataset
 from keras_cnnlab.tuning import (
@@ -164,20 +165,13 @@ def test_two_classes_with_sigmoid_build_one_binary_unit_in_every_trial():
 
 
 def _run_python(code: str) -> str:
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    done = run_python(code, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
 def test_a_build_freezes_only_right_after_a_full_collection_unless_asked_not_to():
-    import textwrap
-
-    out = _run_python(textwrap.dedent("""
+    out = _run_python("""
         import gc, keras_tuner as kt
         from keras_cnnlab.tuning import CNNHyperModel
         print(gc.get_freeze_count())
@@ -191,7 +185,7 @@ def test_a_build_freezes_only_right_after_a_full_collection_unless_asked_not_to(
         gc.collect()  # as KerasTuner does just before each trial's build
         hypermodel.build(kt.HyperParameters())
         print(gc.get_freeze_count())
-    """))
+    """)
     before, without, not_fresh, frozen = map(int, out.split())
     assert before == without == not_fresh == 0
     assert frozen > 100_000  # the modules, keras and the backend: what a full collection scanned
