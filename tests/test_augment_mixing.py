@@ -104,6 +104,20 @@ def test_cutmix_pastes_one_rectangle_and_labels_count_its_pixels():
     assert pasted_any
 
 
+@pytest.mark.multibackend
+@pytest.mark.parametrize("layer", [MixUp, CutMix])
+def test_a_pair_given_as_one_argument_is_images_and_labels(layer):
+    # layer((images, labels)) used to be read as images alone.
+    x, y = _batch(8)
+    one_hot = np.eye(8, dtype="float32")[y]
+    for pair in ((x, one_hot), [x, one_hot]):
+        images, labels = layer(alpha=0.2, seed=3)(pair)
+        expected_images, expected_labels = layer(alpha=0.2, seed=3)(x, one_hot)
+        np.testing.assert_allclose(_np(images), _np(expected_images))
+        np.testing.assert_allclose(_np(labels), _np(expected_labels))
+        assert _np(labels).shape == (8, 8)
+
+
 def test_cutmix_on_a_tf_data_dict_pipeline():
     x, y = _batch(8, size=(8, 8), channels=1)
     one_hot = np.eye(8, dtype="float32")[y]
@@ -124,8 +138,10 @@ def test_mixing_errors_name_the_fix():
 def _check_errors(layer, x, y):
     with pytest.raises(ValueError, match=r"integer class ids .*Pass num_classes=.*categorical_crossentropy"):
         layer()(x, y)
-    with pytest.raises(ValueError, match=r"mixes labels as well as images: call it on \(images, labels\)"):
+    with pytest.raises(ValueError, match=r"mixes labels as well as images, and received images only"):
         layer()(x)
+    with pytest.raises(ValueError, match=r"expects a pair \(images, labels\). Received a tuple of 3 items"):
+        layer(num_classes=4)((x, y, y))
     with pytest.raises(ValueError, match=r"expects one-hot labels of shape \(batch, 4\)"):
         layer(num_classes=4)(x, np.zeros((4, 3), "float32"))
     with pytest.raises(ValueError, match=r"expects a batch of images \(rank 4\).*after .batch\(\)"):

@@ -21,6 +21,10 @@ __all__ = ["LabelMixingLayer"]
 class LabelMixingLayer(BaseImagePreprocessingLayer):
     """Base of :class:`MixUp` and :class:`CutMix`: call on ``(images, labels)``.
 
+    ``layer(images, labels)`` and ``layer((images, labels))`` both return the
+    pair ``(images, labels)``; a dict with ``"images"`` and ``"labels"`` returns
+    a dict.
+
     Subclasses implement ``get_random_transformation``, returning at least
     ``permutation`` (the partner of each image) and ``weight`` (the share of each
     image that stays its own, per image), and ``mix_images``.
@@ -57,7 +61,15 @@ class LabelMixingLayer(BaseImagePreprocessingLayer):
             self._height_axis, self._width_axis, self._channel_axis = -3, -2, -1
 
     def __call__(self, images, labels=None, **kwargs):
-        # ds.map(layer) calls layer(images, labels) on (images, labels) elements.
+        # ds.map(layer) calls layer(images, labels) on (images, labels) elements;
+        # layer((images, labels)) is the same pair, as one argument.
+        if labels is None and isinstance(images, (tuple, list)):
+            if len(images) != 2:
+                raise ValueError(
+                    f"{type(self).__name__} expects a pair (images, labels). Received a "
+                    f"{type(images).__name__} of {len(images)} items."
+                )
+            images, labels = images
         if isinstance(images, dict):
             if "labels" not in images:
                 raise ValueError(self._no_labels_message())
@@ -70,9 +82,10 @@ class LabelMixingLayer(BaseImagePreprocessingLayer):
     def _no_labels_message(self):
         name = type(self).__name__
         return (
-            f"{name} mixes labels as well as images: call it on (images, labels), e.g. "
-            f"`ds.batch(32).map({name}(...))` on a dataset of (image, label) pairs, or "
-            "on a dict with 'images' and 'labels'."
+            f"{name} mixes labels as well as images, and received images only: call it as "
+            f"`{name}(...)(images, labels)` or `{name}(...)((images, labels))`, map it over a "
+            f"dataset of (image, label) pairs (`ds.batch(32).map({name}(...))`), or pass a "
+            "dict with 'images' and 'labels'."
         )
 
     def _one_hot(self, labels):
