@@ -432,6 +432,33 @@ def test_finding_size_reaches_one_early():
     assert "early_collapse" not in _kinds(trace_shapes(model))
 
 
+@multibackend
+def test_finding_window_larger_than_its_same_padded_input():
+    model = keras.Sequential([
+        keras.Input((4, 4, 1)),
+        keras.layers.Conv2D(2, 5, padding="same", name="wide", **Z),
+        keras.layers.MaxPooling2D(2, name="pool"),
+        keras.layers.Conv2D(2, 3, padding="same", dilation_rate=2, name="dilated", **Z),
+        keras.layers.Conv2D(2, 2, padding="same", name="fits", **Z),
+    ])
+    found = {f.layer: f for f in trace_shapes(model).findings if f.kind == "window_exceeds_input"}
+    assert sorted(found) == ["dilated", "wide"]
+    assert found["wide"].severity == "warning"
+    assert "5x5 window is larger than its 4x4 input" in found["wide"].message
+    assert "at most 4x4" in found["wide"].message
+    assert "3x3 (dilated to 5x5) window is larger than its 2x2 input" in found["dilated"].message
+    # a window that fits gives none ("valid" would not build at all)
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, padding="same", **Z)])
+    assert "window_exceeds_input" not in _kinds(trace_shapes(model))
+    # 8 -> 4 -> 2 -> 1: the 3x3 convolution on 2x2 is one; those on the 1-pixel map
+    # are early_collapse's
+    blocks = [ConvBlock(4, name=f"block{i}", **Z) for i in (1, 2, 3)]
+    model = keras.Sequential([keras.Input((8, 8, 1)), *blocks, ConvBlock(4, pool=None, name="block4", **Z)])
+    trace = trace_shapes(model)
+    assert [f.layer for f in trace.findings if f.kind == "window_exceeds_input"] == ["block3/conv1"]
+    assert "early_collapse" in _kinds(trace)
+
+
 class Opaque(keras.layers.Layer):
     """Knows its output shape, but its call cannot run on symbolic tensors."""
 

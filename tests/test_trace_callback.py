@@ -97,9 +97,28 @@ def test_json_file_and_deepcopy(tmp_path):
     assert stream.getvalue().count("Shape trace") == 2
 
 
+def test_a_text_file_has_short_lines_without_trailing_blanks(tmp_path):
+    path = tmp_path / "trace.txt"
+    callback = ShapeTraceCallback(path=path)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), *[ConvBlock(16 * 2**i, name=f"block{i + 1}", **Z) for i in range(3)],
+         keras.layers.Flatten(), keras.layers.Dense(10, **Z)], name="wide")
+    callback.set_model(model)
+    callback.on_train_begin()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "Shape arithmetic" in lines[1] and "floor drops 1" in "\n".join(lines)
+    assert max(len(line) for line in lines) <= 120
+    assert [line for line in lines if line != line.rstrip()] == []
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="`path`"):
         ShapeTraceCallback(path=3)
+    # a suffix save() has no format for is refused before training, with the list
+    with pytest.raises(ValueError, match=r"`path`.*'.txt', '.log', '.json', '.html', '.htm', '.svg'.*trace.pdf"):
+        ShapeTraceCallback(path="trace.pdf")
+    with pytest.raises(ValueError, match=r"`path`.*Received path='trace'"):
+        ShapeTraceCallback(path="trace")
     with pytest.raises(ValueError, match="`batch_size`"):
         ShapeTraceCallback(batch_size=0)
     with pytest.raises(ValueError, match="`columns`"):

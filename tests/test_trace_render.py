@@ -69,6 +69,10 @@ def test_print_to_a_file_is_plain_text(tmp_path):
     print_shape_trace(tutorial_b_like(), console=path)  # appends
     text = path.read_text(encoding="utf-8")
     assert not CONTROL.search(text)
+    lines = text.splitlines()
+    # what rich leaves when it wraps (the arithmetic column, the findings) is stripped
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert max(len(line) for line in lines) <= 120 and "floor drops 1" in text
     assert text.count("Shape trace of 'fashion'") == 2
     stream = io.StringIO()
     print_shape_trace(tutorial_b_like(), console=stream)
@@ -87,6 +91,7 @@ def test_terminal_output_is_a_styled_table_that_fits_the_width(trace):
     for width in (140, 90, 60):
         text = trace.to_text(width=width)
         assert max(len(line) for line in text.splitlines()) <= width
+        assert [line for line in text.splitlines() if line != line.rstrip()] == []
         assert "167,114" in text
         if width == 140:  # laid out by hand: no shape is folded
             assert "(None, 3, 3, 128)" in text and "floor drops 1" in text
@@ -126,6 +131,9 @@ def test_html_and_svg_exports(trace, tmp_path):
     assert "<pre" in trace._repr_html_()
     assert Path(trace.save(tmp_path / "t.json")).read_text().startswith("{")
     assert "Layer (type)" in Path(trace.save(tmp_path / "t.log")).read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match=r"`path`.*one of \('.txt', '.log', '.json', '.html', '.htm', '.svg'\)"):
+        trace.save(tmp_path / "t.pdf")
+    assert not (tmp_path / "t.pdf").exists()
     assert repr(trace).startswith("ShapeTrace(model='fashion', rows=")
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "render_mode",
     "LiveDisplay",
     "grid",
+    "print_to",
+    "strip_trailing_blanks",
 ]
 
 
@@ -35,7 +37,8 @@ def make_console(console: Console | str | os.PathLike | IO | None = None, *, wid
     Args:
         console: ``None`` for standard output, a rich Console (used as is), a
             path (opened for appending) or a writable file object.
-        width: render width for non-terminal output (default 120).
+        width: render width for non-terminal output (default 120, whatever
+            ``COLUMNS`` says).
     """
     if isinstance(console, Console):
         return console
@@ -51,7 +54,7 @@ def make_console(console: Console | str | os.PathLike | IO | None = None, *, wid
             f"a writable file. Received console={console!r}."
         )
     if not out.is_terminal and not out.is_jupyter:
-        out.width = width if width is not None else max(out.width, 120)
+        out.width = width if width is not None else 120
     return out
 
 
@@ -123,26 +126,29 @@ def grid(
         text.append(gap.join(padded(h[i], j) for j, h in enumerate(headers)).rstrip() + "\n", style="bold")
     text.append("─" * total + "\n")
     for row, row_style in zip(cells, row_styles):
+        line = Text()
         for j, cell in enumerate(row):
             style = row_style or column_styles[j]
             if style:
                 cell = cell.copy()
                 cell.stylize_before(style)
             last = j == n - 1
-            if last and not cell.plain:
-                break  # no trailing gap
             lines = cell.wrap(console, widths[j]) if wrap and last else [cell]
+            for part in lines:
+                part.rstrip()  # rich leaves the blank it wrapped at
             fill = " " * (widths[j] - lines[0].cell_len)
             if j:
-                text.append(gap)
+                line.append(gap)
             if justify[j] == "right":
-                text.append(fill)
-            text.append_text(lines[0])
+                line.append(fill)
+            line.append_text(lines[0])
             for more in lines[1:]:
-                text.append("\n" + indent)
-                text.append_text(more)
+                line.append("\n" + indent)
+                line.append_text(more)
             if justify[j] != "right" and not last:
-                text.append(fill)
+                line.append(fill)
+        line.rstrip()  # the fill and gap before empty cells at the end
+        text.append_text(line)
         text.append("\n")
     return text
 
@@ -253,3 +259,22 @@ class LiveDisplay:
         text = recorder.export_text(clear=False)
         html = recorder.export_html(inline_styles=True, code_format=JUPYTER_HTML_FORMAT)
         return JupyterRenderable(html, text)
+
+
+def strip_trailing_blanks(text: str) -> str:
+    """``text`` with the blanks at the end of every line removed."""
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def print_to(console: Console, renderable) -> None:
+    """Print ``renderable``: styled on a live console, plain lines without trailing blanks else.
+
+    rich pads and word-wraps with blanks left at the line ends; files and logs
+    get the text only.
+    """
+    if render_mode(console) != "plain":
+        console.print(renderable)
+        return
+    lines = console.render_lines(renderable, pad=False)
+    text = "\n".join("".join(s.text for s in line if not s.control).rstrip() for line in lines)
+    console.print(Text(text), soft_wrap=True, highlight=False)

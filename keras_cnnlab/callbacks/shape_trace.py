@@ -7,6 +7,7 @@ import os
 
 import keras
 
+from keras_cnnlab.trace.result import SAVE_SUFFIXES, check_save_path
 from keras_cnnlab.trace.tracer import DEFAULT_DEPTH, trace_shapes
 
 __all__ = ["ShapeTraceCallback"]
@@ -22,9 +23,10 @@ class ShapeTraceCallback(keras.callbacks.Callback):
     share the console and trace their own trial's model.
 
     Args:
-        path: a file to write the trace to; the suffix picks the format
-            (``.json``, ``.html``, ``.svg``, anything else plain text). The
-            file is replaced at each ``fit``.
+        path: a file to write the trace to; the suffix picks the format:
+            ``.txt`` or ``.log`` (plain text, lines of at most 120 characters),
+            ``.json``, ``.html`` or ``.svg``. Any other suffix raises a
+            ValueError. The file is replaced at each ``fit``.
         console: where to print: ``None`` (standard output, unless ``path`` is
             given), a path, a writable file or a ``rich.console.Console``.
         batch_size: the batch size of the memory figures (Keras's ``fit``
@@ -60,11 +62,8 @@ class ShapeTraceCallback(keras.callbacks.Callback):
         from keras_cnnlab.trace import render
         from keras_cnnlab.trace.tracer import _check_int
 
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise ValueError(
-                "Invalid value for argument `path`. Expected a file path or None. "
-                f"Received path={path!r}."
-            )
+        if path is not None:
+            check_save_path(path)  # a typo in the suffix fails here, not after training
         self.path = None if path is None else os.fspath(path)
         self.console = console
         self.batch_size = _check_int(batch_size, "batch_size", 1)
@@ -85,7 +84,8 @@ class ShapeTraceCallback(keras.callbacks.Callback):
             optimizer=self.optimizer,
         )
         if self.path is not None:
-            self.trace.save(self.path, self.columns)
+            as_text = SAVE_SUFFIXES[check_save_path(self.path)] == "text"
+            self.trace.save(self.path, self.columns, width=render.FILE_WIDTH if as_text else render.WIDTH)
         if self.path is None or self.console is not None:
             render.print_trace(self.trace, columns=self.columns, console=self.console)
 

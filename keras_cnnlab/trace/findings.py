@@ -35,7 +35,9 @@ def find(rows: list[LayerTrace], totals: TraceTotals) -> list[Finding]:
     leaves = _leaves(rows)
     found += _untraced(rows)
     found += _floor_drops(leaves)
-    found += _early_collapse(leaves)
+    collapse = _early_collapse(leaves)
+    found += collapse
+    found += _window_exceeds_input(leaves, after_collapse=bool(collapse))
     found += _flatten_dense(leaves, totals)
     found += _small_receptive_field(totals)
     found += _unknown_costs(leaves)
@@ -122,6 +124,41 @@ def _early_collapse(leaves):
             )
         ]
     return []
+
+
+def _window_exceeds_input(leaves, *, after_collapse):
+    """Windows wider than their "same"-padded input: every window overlaps the padding.
+
+    A "valid" window that large is a shape error already; "same" hides it, as the
+    output keeps the input's size. Maps of one pixel after an early collapse are
+    left to that finding.
+    """
+    out = []
+    for row in leaves:
+        if not _is_window(row) or row.padding != "same":
+            continue
+        size = _spatial_size(row, row.input_shape)
+        if not size or any(n is None for n in size):
+            continue
+        if after_collapse and min(size) == 1:
+            continue
+        dilation = tuple(row.dilation_rate or (1,) * len(row.kernel_size))
+        span = tuple(d * (k - 1) + 1 for k, d in zip(row.kernel_size, dilation))
+        if not any(w > n for w, n in zip(span, size)):
+            continue
+        window = _fmt(row.kernel_size) + (f" (dilated to {_fmt(span)})" if span != tuple(row.kernel_size) else "")
+        largest = _fmt(min(w, n) for w, n in zip(span, size))
+        out.append(
+            Finding(
+                "window_exceeds_input",
+                f"{row.path} ({row.type}): its {window} window is larger than its {_fmt(size)} "
+                "input: with padding='same' every window, wherever it sits, overlaps the zero "
+                "padding, so part of the weights and compute go to zeros. Use a window (dilation "
+                f"included) of at most {largest}, or remove a downsampling step before it.",
+                row.path,
+            )
+        )
+    return out
 
 
 def _flatten_dense(leaves, totals):

@@ -12,7 +12,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from keras_cnnlab.callbacks.console import grid, open_console, recording_console
+from keras_cnnlab.callbacks.console import (
+    grid,
+    open_console,
+    print_to,
+    recording_console,
+    strip_trailing_blanks,
+)
 from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "TraceTable", "check_columns", "renderable", "export", "print_trace"]
@@ -250,8 +256,10 @@ _FRAGMENT = (
 )
 
 
-#: Width of text, HTML and SVG exports and of output to files.
+#: Width of text, HTML and SVG exports.
 WIDTH = 140
+#: Width of the trace printed to a file, a pipe or CI, or saved as text by ShapeTraceCallback.
+FILE_WIDTH = 120
 
 
 def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, title=None) -> str:
@@ -260,7 +268,7 @@ def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, ti
     try:
         console.print(renderable(trace, columns))
         if kind == "text":
-            return console.export_text(styles=False)
+            return strip_trailing_blanks(console.export_text(styles=False))
         if kind == "html":
             return console.export_html(inline_styles=True)
         if kind == "html_fragment":
@@ -274,5 +282,5 @@ def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, ti
 
 def print_trace(trace: ShapeTrace, *, columns=None, console=None) -> None:
     """Print ``trace`` once to ``console`` (see :func:`keras_cnnlab.callbacks.console.make_console`)."""
-    with open_console(console, width=WIDTH) as out:
-        out.print(renderable(trace, columns))
+    with open_console(console, width=FILE_WIDTH) as out:
+        print_to(out, renderable(trace, columns))

@@ -11,7 +11,10 @@ import dataclasses
 import json
 import os
 
-__all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace"]
+__all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace", "SAVE_SUFFIXES", "check_save_path"]
+
+#: The file suffixes ShapeTrace.save writes, and the format of each.
+SAVE_SUFFIXES = {".txt": "text", ".log": "text", ".json": "JSON", ".html": "HTML", ".htm": "HTML", ".svg": "SVG"}
 
 Shape = tuple  # a shape with the batch axis first, ``None`` for unknown sizes
 
@@ -154,8 +157,8 @@ class Finding:
 
     Attributes:
         kind: one of ``"floor_drop"``, ``"early_collapse"``,
-            ``"flatten_dense_params"``, ``"receptive_field"``, ``"untraced"``,
-            ``"unknown_cost"``.
+            ``"window_exceeds_input"``, ``"flatten_dense_params"``,
+            ``"receptive_field"``, ``"untraced"``, ``"unknown_cost"``.
         message: what was found and how to fix it.
         layer: path of the row it concerns, if any.
         severity: ``"warning"`` or ``"info"``.
@@ -256,8 +259,12 @@ class ShapeTrace:
         return _write(path, text)
 
     def save(self, path, columns=None, *, width: int = 140) -> str:
-        """Write the trace in the format its suffix names: .json, .html, .svg, else text."""
-        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        """Write the trace in the format its suffix names: .json, .html, .svg, or text (.txt, .log).
+
+        Raises:
+            ValueError: for any other suffix (a ``.pdf`` would get plain text).
+        """
+        suffix = check_save_path(path)
         if suffix == ".json":
             return _write(path, self.to_json())
         if suffix in (".html", ".htm"):
@@ -285,6 +292,21 @@ class ShapeTrace:
             f"ShapeTrace(model={self.model_name!r}, rows={len(self.rows)}, "
             f"params={totals.params:,}, flops={totals.flops:,}, findings={len(self.findings)})"
         )
+
+
+def check_save_path(path) -> str:
+    """The suffix of ``path``, lowercased, after checking that :meth:`ShapeTrace.save` writes it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(
+            f"Invalid value for argument `path`. Expected a file path. Received path={path!r}."
+        )
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in SAVE_SUFFIXES:
+        raise ValueError(
+            "Invalid value for argument `path`. Expected a file name ending in one of "
+            f"{tuple(SAVE_SUFFIXES)} (the suffix picks the format). Received path={os.fspath(path)!r}."
+        )
+    return suffix
 
 
 def _jsonable(value):
