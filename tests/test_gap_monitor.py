@@ -66,6 +66,30 @@ def test_gap_values_written_into_logs_exactly():
     assert monitor.gaps["gap_loss"] == pytest.approx([0, .05, .10, .23, .29, .40, .51, .60], abs=1e-12)
 
 
+def test_a_verdict_of_no_overfitting_says_how_near_the_gap_criterion_came():
+    # The case: "no overfitting detected (final gap_accuracy 0.2859)" with
+    # max_gap 0.15 read as a contradiction; the gap was above it for too few epochs.
+    def gaps(*values):
+        return lambda e: {"loss": 1.0, "val_loss": 1.0, "accuracy": 0.9, "val_accuracy": 0.9 - values[e]}
+
+    monitor = OverfittingGapMonitor(max_gap=0.15, patience=3, verbose=0)
+    _drive(monitor, _tiny_model(), epochs=3, logs_fn=gaps(0.1, 0.2, 0.2859))
+    assert monitor.verdict == (
+        "no overfitting detected yet: gap_accuracy above max_gap 0.15 in the last 2 epoch(s), "
+        "1 short of patience 3 (final gap_accuracy 0.2859)"
+    )
+    _drive(monitor, _tiny_model(), epochs=4, logs_fn=gaps(0.2, 0.2, 0.1, 0.05))
+    assert monitor.verdict == (
+        "no overfitting detected (final gap_accuracy 0.0500, within max_gap 0.15; above it in 2 "
+        "epoch(s), never 3 in a row)"
+    )
+    _drive(monitor, _tiny_model(), epochs=2, logs_fn=gaps(0.1, 0.05))
+    assert monitor.verdict == "no overfitting detected (final gap_accuracy 0.0500, within max_gap 0.15)"
+    monitor = OverfittingGapMonitor(max_gap=None, verbose=0)  # the gap criterion is off
+    _drive(monitor, _tiny_model(), epochs=2, logs_fn=gaps(0.1, 0.3))
+    assert monitor.verdict == "no overfitting detected (final gap_accuracy 0.3000)"
+
+
 @pytest.mark.multibackend
 def test_onset_epoch_and_figures_on_scripted_logs():
     monitor = OverfittingGapMonitor(max_gap=None, patience=3, verbose=0)

@@ -202,7 +202,7 @@ def test_gap_columns_and_verdict_whatever_the_order(report_first):
     epoch_lines = [line for line in text.splitlines() if line.startswith("Epoch ")]
     assert "gap_accuracy -0.1000" in epoch_lines[0] and "gap_loss -0.3000" in epoch_lines[0]
     assert "gap_accuracy 0.0500" in epoch_lines[2] and "gap_loss 0.3000" in epoch_lines[2]
-    assert "Gap monitor  no overfitting detected (final gap_accuracy 0.0500)" in text
+    assert "Gap monitor  no overfitting detected (final gap_accuracy 0.0500, within max_gap 0.05)" in text
     assert report.summary().final_gaps == pytest.approx({"gap_loss": 0.3, "gap_accuracy": 0.05})
     # the next fit of the same model without the monitor shows no stale verdict
     _drive([report], model=model)

@@ -259,7 +259,8 @@ class _Run:
         self.resolved = False
         self.onset = None
         self.gap_exceeded_epoch = None
-        self.gap_run = 0
+        self.gap_run = 0  # judged epochs in a row with the gap above max_gap
+        self.gap_epochs_above = 0
         self.diverged_epoch = None
         self.divergence = None
         self.best_epoch = None
@@ -468,12 +469,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         if not parts:
             if run.last_epoch is None:
                 return "no epochs seen"
-            final = run.history.get(self.gap_key) or run.history.get("gap_loss")
-            figure = ""
-            if final:
-                key = self.gap_key if run.history.get(self.gap_key) else "gap_loss"
-                figure = f" (final {key} {final[-1]:.4f})"
-            return f"no overfitting detected{figure}"
+            return "no overfitting detected" + self._gap_standing()
         if run.stopped_epoch is not None:
             parts.append(f"training stopped at epoch {run.stopped_epoch + 1}")
         if run.restored_epoch is not None:
@@ -481,6 +477,29 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         elif run.stopped_epoch is not None and run.best_weights is not None:
             parts.append(f"weights of epoch {run.best_epoch + 1} restored at the end of training")
         return "; ".join(parts)
+
+    def _gap_standing(self) -> str:
+        """The final gap, and how near the gap criterion came, for a verdict of no overfitting."""
+        run = self._run
+        key = self.gap_key if run.history.get(self.gap_key) else "gap_loss"
+        final = run.history.get(key)
+        if not final:
+            return ""
+        figure = f"final {key} {final[-1]:.4f}"
+        if self.max_gap is None or key != self.gap_key:
+            return f" ({figure})"
+        if run.gap_run:  # above max_gap now, for fewer epochs than patience
+            short = self.patience - run.gap_run
+            return (
+                f" yet: {self.gap_key} above max_gap {self.max_gap:g} in the last {run.gap_run} "
+                f"epoch(s), {short} short of patience {self.patience} ({figure})"
+            )
+        if run.gap_epochs_above:
+            return (
+                f" ({figure}, within max_gap {self.max_gap:g}; above it in {run.gap_epochs_above} "
+                f"epoch(s), never {self.patience} in a row)"
+            )
+        return f" ({figure}, within max_gap {self.max_gap:g})"
 
     # -- Keras hooks ---------------------------------------------------------
 
@@ -649,6 +668,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             return
         if _finite(gap) and gap > self.max_gap:
             run.gap_run += 1
+            run.gap_epochs_above += 1
             if run.gap_run >= self.patience:
                 run.gap_exceeded_epoch = epoch - self.patience + 1
                 self._act(epoch, f"{self.gap_key} {gap:.4f} above max_gap {self.max_gap:g} for "
