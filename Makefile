@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_CPU)
-	$(PY) -m pip install -q -e ".[dev,docs,jax,torch,plot]"
+	$(PY) -m pip install -q -e ".[dev,docs,jax,torch,plot,skimage]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -23,6 +23,9 @@ _EXPORTS = {
     "compile_for": "keras_cnnlab.models",
     "loss_for_labels": "keras_cnnlab.models",
     "check_images": "keras_cnnlab.models",
+    # training recipe
+    "Recipe": "keras_cnnlab.recipe",
+    "default_recipe": "keras_cnnlab.recipe",
     # data
     "Dataset": "keras_cnnlab.data",
     "load_dataset": "keras_cnnlab.data",

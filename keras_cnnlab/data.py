@@ -2,7 +2,9 @@
 
 ``load_dataset`` returns float32 images in [0, 1] with a channel axis, labels
 (integer ids or one-hot), class names and stratified train/validation/test
-splits. ``"digits"`` (scikit-learn's 1,797 real 8x8 digits) works offline; the
+splits. ``"digits"`` (scikit-learn's 1,797 real 8x8 digits) and ``"lfw_subset"``
+(scikit-image's 200 real 25x25 faces and non-faces, the ``skimage`` extra) work
+offline; the
 Keras datasets are read from Keras's cache (``$KERAS_HOME/datasets``, by default
 ``~/.keras/datasets``) when present, and downloaded through ``keras.datasets``
 otherwise.
@@ -20,10 +22,13 @@ import numpy as np
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "prepare_images", "keras_cache_dir"]
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits", "lfw_subset", "mnist", "fashion_mnist", "cifar10")
+# Datasets that ship inside a package and split like digits (no test set of their own).
+OFFLINE = ("digits", "lfw_subset")
 
 _CLASS_NAMES = {
     "digits": [str(i) for i in range(10)],
+    "lfw_subset": ["non-face", "face"],
     "mnist": [str(i) for i in range(10)],
     "fashion_mnist": [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -205,6 +210,23 @@ def _load_digits():
     return images, bunch.target.astype(np.int64)
 
 
+def _load_lfw_subset():
+    try:
+        from skimage.data import lfw_subset
+    except ImportError:
+        raise ImportError(
+            "The 'lfw_subset' dataset needs scikit-image, which is not installed: "
+            'pip install "keras-cnnlab[skimage]" (or pip install scikit-image).'
+        ) from None
+    images = np.asarray(lfw_subset())
+    # The first 100 images are faces, the other 100 background patches.
+    labels = (np.arange(len(images)) < len(images) // 2).astype(np.int64)
+    return (np.clip(images, 0.0, 1.0) * 255.0).round().astype(np.uint8), labels
+
+
+_OFFLINE_LOADERS = {"digits": _load_digits, "lfw_subset": _load_lfw_subset}
+
+
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
     """Indices (kept, held_out): ``round(fraction * len(y))`` held out, every class in proportion."""
     classes, counts = np.unique(y, return_counts=True)
@@ -243,12 +265,14 @@ def load_dataset(
     """Load a dataset, ready for a CNN.
 
     Args:
-        name: one of ``"digits"`` (offline), ``"mnist"``, ``"fashion_mnist"``,
-            ``"cifar10"``.
+        name: one of ``"digits"`` (offline: 1,797 8x8 digits, 10 classes),
+            ``"lfw_subset"`` (offline with scikit-image: 200 25x25 grayscale
+            images, faces and non-faces, 2 classes; flips keep their class),
+            ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``.
         validation_split: fraction of the training images held out for
             validation, stratified by class.
-        test_split: fraction held out for testing, for ``"digits"`` only (the
-            Keras datasets come with their own test set).
+        test_split: fraction held out for testing, for ``"digits"`` and
+            ``"lfw_subset"`` only (the Keras datasets come with their own test set).
         one_hot: return one-hot float32 label rows instead of integer ids.
         seed: seed of the stratified shuffles.
         limit: keep at most this many training images (stratified), for quick
@@ -261,6 +285,8 @@ def load_dataset(
         ValueError: for an unknown ``name`` or bad fractions.
         RuntimeError: when a Keras dataset is neither cached nor downloadable;
             the message names the cache path to fill.
+        ImportError: ``"lfw_subset"`` without scikit-image (the message names
+            the extra to install).
     """
     if name not in DATASETS:
         raise ValueError(
@@ -269,8 +295,8 @@ def load_dataset(
     _check_fraction(validation_split, "validation_split")
     _check_fraction(test_split, "test_split")
     rng = np.random.default_rng(seed)
-    if name == "digits":
-        images, labels = _load_digits()
+    if name in OFFLINE:
+        images, labels = _OFFLINE_LOADERS[name]()
         train_idx, test_idx = _stratified_split(labels, test_split, rng)
         x_train, y_train = images[train_idx], labels[train_idx]
         x_test, y_test = images[test_idx], labels[test_idx]

@@ -11,6 +11,7 @@ import numpy as np
 from keras_cnnlab import shapes
 from keras_cnnlab.blocks import ClassifierHead, ConvBlock
 from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
+from keras_cnnlab.losses import SparseCategoricalCrossentropy, check_label_smoothing
 
 __all__ = [
     "ARCHITECTURES",
@@ -292,17 +293,25 @@ def _loss_name(loss) -> str | None:
     return getattr(loss, "__name__", None)
 
 
-def loss_for_labels(labels, num_outputs: int | None = None, *, from_logits: bool = False):
+def loss_for_labels(
+    labels, num_outputs: int | None = None, *, from_logits: bool = False, label_smoothing: float = 0.0
+):
     """The crossentropy loss that matches ``labels``.
 
     Integer ids -> SparseCategoricalCrossentropy; one-hot rows ->
     CategoricalCrossentropy; a single output unit -> BinaryCrossentropy.
+    ``label_smoothing`` works with all three (integer ids through
+    :class:`keras_cnnlab.losses.SparseCategoricalCrossentropy`, since Keras's
+    sparse loss has no smoothing).
     """
+    label_smoothing = check_label_smoothing(label_smoothing)
     if num_outputs == 1:
-        return keras.losses.BinaryCrossentropy(from_logits=from_logits)
+        return keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
     if label_encoding(labels) == "sparse":
+        if label_smoothing:
+            return SparseCategoricalCrossentropy(label_smoothing, from_logits=from_logits)
         return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-    return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+    return keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
 
 
 def check_labels(model, labels, loss=None) -> None:
@@ -391,6 +400,7 @@ def compile_for(
     optimizer="adam",
     learning_rate: float | None = None,
     loss=None,
+    label_smoothing: float = 0.0,
     metrics=("accuracy",),
     **compile_kwargs,
 ):
@@ -400,7 +410,9 @@ def compile_for(
     crossentropy, one-hot labels categorical crossentropy, one output unit binary
     crossentropy, and a model without output activation ``from_logits=True``.
     A ``loss`` given explicitly is checked against the labels. ``images``, if
-    given, are checked with :func:`check_images`.
+    given, are checked with :func:`check_images`. ``label_smoothing`` (in [0, 1))
+    smooths the chosen loss's targets, integer ids included; to train with a whole
+    recipe (optimizer, schedule, smoothing, epochs) see :class:`keras_cnnlab.Recipe`.
 
     Returns:
         The model, compiled.
@@ -409,7 +421,15 @@ def compile_for(
     if images is not None:
         check_images(images)
     if loss is None:
-        loss = loss_for_labels(labels, _num_outputs(model), from_logits=_output_is_logits(model))
+        loss = loss_for_labels(
+            labels, _num_outputs(model), from_logits=_output_is_logits(model),
+            label_smoothing=label_smoothing,
+        )
+    elif label_smoothing:
+        raise ValueError(
+            "Arguments `loss` and `label_smoothing` do not go together: set the smoothing on "
+            f"the loss itself, or leave `loss` unset so compile_for chooses. Received loss={loss!r}."
+        )
     if learning_rate is not None:
         if isinstance(optimizer, str):
             optimizer = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})

@@ -273,6 +273,40 @@ def test_batch_size_comes_from_the_space_unless_given(digits):
         assert steps.steps == math.ceil(n / batch)
 
 
+class _LearningRates(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.__dict__.setdefault("rates", []).append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def test_trials_train_with_the_recipe_levers(digits):
+    space = SearchSpace(**TINY, learning_rate=0.01, weight_decay=0.05, label_smoothing=0.2, optimizer="adamw")
+    hypermodel = CNNHyperModel(
+        digits.input_shape, digits.num_classes, search_space=space, compile_kwargs=dict(run_eagerly=True)
+    )
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    assert {"weight_decay", "label_smoothing", "schedule"} <= set(hp.values)
+    model = hypermodel.build(hp)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    assert math.isclose(model.optimizer.weight_decay, 0.05)
+    assert model.loss.label_smoothing == 0.2
+    rates = _LearningRates()
+    history = hypermodel.fit(hp, model, digits.x_train, digits.y_train, epochs=4, verbose=0, callbacks=[rates])
+    # Cosine decay over the trial's 4 epochs, set at each epoch's start; nothing added to the logs.
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-5)
+    assert "learning_rate" not in history.history
+    constant = CNNHyperModel(
+        digits.input_shape, digits.num_classes, compile_kwargs=dict(run_eagerly=True),
+        search_space=SearchSpace(**TINY, learning_rate=0.01, schedule="constant"),
+    )
+    hp = kt.HyperParameters()
+    constant.declare_hyperparameters(hp)
+    rates = _LearningRates()
+    constant.fit(hp, constant.build(hp), digits.x_train, digits.y_train, epochs=2, verbose=0, callbacks=[rates])
+    np.testing.assert_allclose(rates.rates, [0.01, 0.01], rtol=1e-6)
+
+
 def test_tuned_batch_size_with_a_dataset_warns(digits):
     tf = pytest.importorskip("tensorflow")
     space = SearchSpace(**{**TINY, "batch_size": [16, 32]})

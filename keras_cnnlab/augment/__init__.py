@@ -13,9 +13,16 @@ from keras_cnnlab.augment._checks import DATA_HINTS, FLIP_SENSITIVE
 from keras_cnnlab.augment.cut_mix import CutMix
 from keras_cnnlab.augment.mix_up import MixUp
 from keras_cnnlab.augment.pipeline import AugmentationPipeline
-from keras_cnnlab.augment.presets import PRESETS, Preset, augmentation_preset
+from keras_cnnlab.augment.presets import (
+    PRESET_FOR_DATA,
+    PRESETS,
+    Preset,
+    augmentation_preset,
+    preset_for,
+)
 from keras_cnnlab.augment.preview import augmented_copies, preview_augmentation
 from keras_cnnlab.augment.random_erasing import RandomErasing
+from keras_cnnlab.augment.random_pad_crop import RandomPadCrop
 from keras_cnnlab.augment.spec import FACTORS, TOKENS, AugmentSpec, parse_augment_spec
 
 __all__ = [
@@ -26,12 +33,15 @@ __all__ = [
     "FACTORS",
     "FLIP_SENSITIVE",
     "MixUp",
+    "PRESET_FOR_DATA",
     "PRESETS",
     "Preset",
     "RandomErasing",
+    "RandomPadCrop",
     "TOKENS",
     "augmentation_preset",
     "augmented_copies",
     "parse_augment_spec",
+    "preset_for",
     "preview_augmentation",
 ]

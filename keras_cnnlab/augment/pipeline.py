@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_cnnlab.augment import _checks
 from keras_cnnlab.augment.random_erasing import RandomErasing
+from keras_cnnlab.augment.random_pad_crop import RandomPadCrop
 from keras_cnnlab.augment.spec import AugmentSpec, parse_augment_spec
 from keras_cnnlab.blocks._validation import check_data_format
 
@@ -103,6 +104,10 @@ class AugmentationPipeline(DataLayer):
             elif name == "translation":
                 layer = keras.layers.RandomTranslation(
                     value, value, seed=seed, name=name, **geometric
+                )
+            elif name == "pad_crop":
+                layer = RandomPadCrop(
+                    value, fill_mode=spec.fill_mode, fill_value=low, seed=seed, name=name, **common
                 )
             elif name == "contrast":
                 layer = keras.layers.RandomContrast(

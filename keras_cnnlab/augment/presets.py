@@ -8,7 +8,7 @@ import difflib
 from keras_cnnlab.augment import _checks
 from keras_cnnlab.augment.spec import FACTORS, AugmentSpec, parse_augment_spec
 
-__all__ = ["Preset", "PRESETS", "augmentation_preset", "resolve_spec"]
+__all__ = ["Preset", "PRESETS", "PRESET_FOR_DATA", "augmentation_preset", "preset_for", "resolve_spec"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +67,22 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
+
+
+#: dataset name -> the preset that suits it (what ``"auto"`` means for that data).
+PRESET_FOR_DATA: dict[str, str] = {
+    "digits": "digits",
+    "mnist": "digits",
+    "fashion_mnist": "light",
+    "cifar10": "standard",
+    "lfw_subset": "standard",
+}
+
+
+def preset_for(data) -> str:
+    """The preset name for ``data`` (a Dataset or a dataset name); ``"light"`` if unknown."""
+    name = data if isinstance(data, str) else getattr(data, "name", None)
+    return PRESET_FOR_DATA.get(name, "light")
 
 
 def _unknown_preset(name: str) -> ValueError:

@@ -67,7 +67,10 @@ FACTORS: dict[str, Factor] = {
         Factor("zoom", "zoom", 0.0, 1.0, False, "RandomZoom",
                "zoom in or out by up to this fraction of the image size"),
         Factor("translation", "shift", 0.0, 1.0, True, "RandomTranslation",
-               "shift by up to this fraction of the height and of the width"),
+               "shift by up to this fraction of the height and of the width (resampled)"),
+        Factor("pad_crop", "padcrop", 0.0, 1.0, True, "RandomPadCrop",
+               "pad by this fraction of each side, in whole pixels (at least 1), and crop "
+               "back at a random offset: a whole-pixel shift"),
         Factor("contrast", "contrast", 0.0, 1.0, True, "RandomContrast",
                "scale each channel's deviation from its mean by a factor in [1 - c, 1 + c]"),
         Factor("brightness", "bright", 0.0, 1.0, True, "RandomBrightness",
@@ -138,7 +141,12 @@ class AugmentSpec:
             ``None``. ``True`` means ``"horizontal"``.
         rotation: fraction of a full turn, in [0, 0.5]; 0.1 turns by up to +-36 degrees.
         zoom: zoom in or out by up to this fraction, in [0, 1).
-        translation: shift by up to this fraction of height and width, in [0, 1].
+        translation: shift by up to this fraction of height and width, in [0, 1],
+            resampled (bilinear): fractional shifts blur small images.
+        pad_crop: pad by this fraction of each side and crop back at a random
+            offset, in [0, 1]: a shift by whole pixels, ``round(pad_crop * side)``
+            at most (at least 1), so 0.125 moves an 8x8 digit by up to 1 pixel and
+            a 32x32 image by up to 4 (CIFAR's classic pad-4-crop).
         contrast: contrast factor drawn from [1 - c, 1 + c], c in [0, 1].
         brightness: shift by up to +-b times the width of ``value_range``, in [0, 1].
         erasing: probability of erasing a random rectangle, in [0, 1].
@@ -158,6 +166,7 @@ class AugmentSpec:
     rotation: float = 0.0
     zoom: float = 0.0
     translation: float = 0.0
+    pad_crop: float = 0.0
     contrast: float = 0.0
     brightness: float = 0.0
     erasing: float = 0.0
@@ -191,7 +200,7 @@ class AugmentSpec:
     def uses_value_range(self) -> bool:
         """Whether ``value_range`` matters: contrast, brightness and erasing clip to
         it, and a constant fill uses its low end."""
-        geometric = self.rotation or self.zoom or self.translation
+        geometric = self.rotation or self.zoom or self.translation or self.pad_crop
         return bool(
             self.contrast or self.brightness or self.erasing
             or (geometric and self.fill_mode == "constant")
@@ -292,8 +301,8 @@ def parse_augment_spec(text: str) -> AugmentSpec:
     """Read the compact string form of an augmentation.
 
     Tokens are joined with ``-``. ``flip``, ``vflip`` and ``hvflip`` take no number;
-    ``rot``, ``zoom``, ``shift``, ``contrast``, ``bright`` and ``erase`` take their
-    factor glued on (``rot0.1``); ``fillconstant``, ``fillreflect``,
+    ``rot``, ``zoom``, ``shift``, ``padcrop``, ``contrast``, ``bright`` and ``erase``
+    take their factor glued on (``rot0.1``, ``padcrop0.125``); ``fillconstant``, ``fillreflect``,
     ``fillnearest`` and ``fillwrap`` set the fill mode. A preset name may come
     first, and the tokens after it change its factors. ``"none"`` is the identity.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import numbers
 import re
 import time
@@ -340,6 +341,23 @@ def _is_array_like(x) -> bool:
     return hasattr(x, "shape") or isinstance(x, (list, tuple, dict))
 
 
+class _CosineSchedule(keras.callbacks.Callback):
+    """Cosine decay of the learning rate over a trial's ``epochs``, epoch by epoch.
+
+    A trial's epoch count is only known in ``fit`` (Hyperband gives each round its
+    own), so the schedule is set per epoch here rather than built into the
+    optimizer; unlike ``keras.callbacks.LearningRateScheduler`` it adds nothing to
+    the logs, so reports and trial tables stay as they were.
+    """
+
+    def __init__(self, peak: float, epochs: int):
+        super().__init__()
+        self.peak, self.epochs = float(peak), max(int(epochs), 1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.peak * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
+
+
 class CNNHyperModel(keras_tuner.HyperModel):
     """A KerasTuner HyperModel of CNN classifiers made of ConvBlocks and a ClassifierHead.
 
@@ -592,6 +610,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
             head=dict(pooling=pooling, units=(units,) if units else (), dropout=head_dropout or 0.0),
             optimizer=space.spec("optimizer").register(hp, "optimizer"),
             learning_rate=space.spec("learning_rate").register(hp, "learning_rate"),
+            weight_decay=space.spec("weight_decay").register(hp, "weight_decay"),
+            label_smoothing=space.spec("label_smoothing").register(hp, "label_smoothing"),
+            schedule=space.spec("schedule").register(hp, "schedule"),
         )
 
     def build(self, hp):
@@ -613,11 +634,14 @@ class CNNHyperModel(keras_tuner.HyperModel):
             name="head",
         )(x)
         model = keras.Model(inputs, outputs, name=self.name or "cnn")
+        config = {"learning_rate": choice["learning_rate"]}
+        if choice["weight_decay"]:
+            config["weight_decay"] = choice["weight_decay"]
         compile_for(
             model,
             self._example_labels(),
-            optimizer=choice["optimizer"],
-            learning_rate=choice["learning_rate"],
+            optimizer=keras.optimizers.get({"class_name": choice["optimizer"], "config": config}),
+            label_smoothing=choice["label_smoothing"],
             metrics=self.metrics,
             **self.compile_kwargs,
         )
@@ -639,7 +663,11 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if encoding != self._label_encoding:
             # Labels seen at fit time decide the loss; later builds follow them.
             self._label_encoding = encoding
-            compile_for(model, y, optimizer=model.optimizer, metrics=self.metrics, **self.compile_kwargs)
+            compile_for(
+                model, y, optimizer=model.optimizer,
+                label_smoothing=getattr(model.loss, "label_smoothing", 0.0),
+                metrics=self.metrics, **self.compile_kwargs,
+            )
         else:
             check_labels(model, y)
 
@@ -676,6 +704,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
                     stacklevel=2,
                 )
         callbacks = self._trial_callbacks() + list(kwargs.pop("callbacks", None) or [])
+        if self.search_space.spec("schedule").register(hp, "schedule") == "cosine":
+            epochs = kwargs.get("epochs", 1)
+            callbacks.insert(0, _CosineSchedule(hp.get("learning_rate"), epochs))
         if self.report:
             kwargs.setdefault("verbose", 0)
         if self.freeze_gc:

@@ -41,6 +41,7 @@ __all__ = [
 
 POOLS = ("max", "avg", "strided", "none")
 AUGMENTATION_PRESETS = ("none", "light", "standard", "strong", "digits")
+SCHEDULES = ("cosine", "constant")
 OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad", "adadelta", "lion")
 
 
@@ -279,6 +280,8 @@ class Parameter:
             return tuple(_activation_names())
         if self.name == "augmentation":
             return AUGMENTATION_PRESETS
+        if self.name == "schedule":
+            return SCHEDULES
         return None
 
     def check(self, value, argument: str):
@@ -335,7 +338,10 @@ PARAMETERS: dict[str, Parameter] = {
         _p("head_units", "int", "width of the head's hidden Dense layer (0: none)", minimum=0),
         _p("head_dropout", "float", "dropout after the head's hidden layer", minimum=0.0, below=1.0),
         _p("optimizer", "str", "optimizer name"),
-        _p("learning_rate", "float", "learning rate", minimum=0.0, strict=True),
+        _p("learning_rate", "float", "peak learning rate", minimum=0.0, strict=True),
+        _p("schedule", "str", "learning rate over a trial's epochs: 'cosine' (decay to 0) or 'constant'"),
+        _p("weight_decay", "float", "decoupled weight decay of the optimizer (0: none)", minimum=0.0),
+        _p("label_smoothing", "float", "label smoothing of the crossentropy", minimum=0.0, below=1.0),
         _p("augmentation", "str", "augmentation preset ('none' without keras_cnnlab.augment)"),
         _p("augment_strength", "float", "strength of the augmentation preset", minimum=0.0, strict=True),
         _p("batch_size", "int", "batch size, passed to fit()", minimum=1),
@@ -371,6 +377,10 @@ _DEFAULTS = {
     "head_dropout": FloatRange(0.0, 0.5, step=0.1),
     "optimizer": Choice(("adam", "rmsprop")),
     "learning_rate": FloatRange(1e-4, 1e-2, sampling="log", default=1e-3),
+    # The default recipe's (keras_cnnlab.Recipe) choices are the defaults.
+    "schedule": Fixed("cosine"),
+    "weight_decay": Choice((0.0, 0.01, 0.05), default=0.0),
+    "label_smoothing": Choice((0.0, 0.1, 0.2), default=0.1),
     "augment_strength": FloatRange(0.5, 1.5, step=0.25, default=1.0),
     "batch_size": Choice((32, 64, 128), default=32),
 }
@@ -436,7 +446,8 @@ class SearchSpace:
     Parameters: ``num_blocks``; per block ``filters``, ``kernel_size``,
     ``convs``, ``activation``, ``batch_norm``, ``pool``, ``pool_size``,
     ``dropout``; ``head_pooling``, ``head_units`` (0 for no hidden layer),
-    ``head_dropout``; ``optimizer``, ``learning_rate``; ``augmentation``
+    ``head_dropout``; ``optimizer``, ``learning_rate``, ``schedule``
+    (``"cosine"`` or ``"constant"``), ``weight_decay``, ``label_smoothing``; ``augmentation``
     (a preset of :func:`keras_cnnlab.augmentation_preset`) and
     ``augment_strength``; ``batch_size`` (given to ``fit``; fix it to
     ``None`` to leave the batch size to ``search()``'s arguments).
