@@ -62,3 +62,19 @@ def test_search_with_report_and_monitor(tmp_path):
     assert all(math.isfinite(s) for s in scores)
     # the copies did the work; the originals stay unused and reusable
     assert report.records == [] and report.model is None and monitor.gaps == {}
+
+
+def test_the_best_epoch_is_the_one_the_search_objective_prefers(tmp_path):
+    # The report marked the best epoch by val_loss while the tuner ranked by val_accuracy.
+    data = load_dataset("digits")
+    buffer = io.StringIO()
+    tuner = keras_tuner.RandomSearch(_build, objective="val_accuracy", max_trials=1, seed=1,
+                                     directory=tmp_path, project_name="objective")
+    tuner.search(data.x_train[:256], data.y_train[:256], validation_data=(data.x_val, data.y_val),
+                 epochs=3, batch_size=32, callbacks=[RichTrainingReport(Console(file=buffer, width=120))],
+                 verbose=0)
+    text = buffer.getvalue()
+    best = re.search(r"Best epoch +(\d) of 3: (\w+) ([\d.]+)", text)
+    assert best and best.group(2) == "val_accuracy" and "* best val_accuracy so far" in text
+    trial = next(iter(tuner.oracle.trials.values()))
+    assert float(best.group(3)) == pytest.approx(trial.score, abs=1e-4)  # the maximum, as the tuner's

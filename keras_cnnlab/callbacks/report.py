@@ -1,4 +1,4 @@
-"""RichTrainingReport: live progress, a per-epoch table and a closing summary.
+"""RichTrainingReport: live progress, one aligned row per epoch and a closing summary.
 
 The report takes the place of Keras's progress bar. Keras adds its own
 ``ProgbarLogger`` to ``fit`` only when the callbacks hold none, and the report
@@ -8,27 +8,34 @@ is one (a subclass that overrides every hook), so ``fit`` prints once whatever
 What it costs: per training batch it stores the batch counter and a reference
 to the logs Keras has already converted, nothing more (``async_safe``, so the
 backends that run batch hooks on a background thread keep doing so). Drawing
-happens on a refresh thread at ``refresh_per_second``, and only in a terminal
-or Jupyter. Per epoch it reads the learning rate once.
+happens on a background thread at ``refresh_per_second``, and only in a
+terminal or Jupyter. Per epoch it reads the learning rate once.
 
 Where it goes is decided by :mod:`keras_cnnlab.callbacks.console`: a terminal
-gets a live display; Jupyter one display updated in place; a file, a pipe or CI
-one plain line per epoch and the table and summary at the end, with no control
-characters.
-"""
+gets a live progress line under the epoch rows; Jupyter one display updated in
+place; a file, a pipe or CI a header, one row per epoch as it ends, a progress
+line now and then during a long epoch (``progress_interval``) and the summary,
+in lines that fit the width, with no control characters and no trailing blanks.
 
+Keras calls no callback when ``fit`` raises (Ctrl-C, an error in a step or a
+callback): the display watches the frame of ``fit`` and stops itself when it
+is gone (see :class:`~keras_cnnlab.callbacks.console.LiveDisplay`).
+"""
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import numbers
 import sys
+import textwrap
 import threading
 import time
 import warnings
 from pathlib import Path
 
+import keras
 from keras.callbacks import ProgbarLogger
 from rich.console import Group
 from rich.rule import Rule
@@ -36,10 +43,11 @@ from rich.text import Text
 
 from keras_cnnlab.callbacks.console import (
     LiveDisplay,
-    grid,
     make_console,
+    print_to,
     recording_console,
     render_mode,
+    strip_trailing_blanks,
 )
 from keras_cnnlab.callbacks.gap_monitor import attach_report, attached_monitor, metric_direction
 
@@ -48,6 +56,11 @@ __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
 _PREFIXES = ("val_", "train_eval_", "gap_")
 _LR_KEYS = ("learning_rate", "lr")
 _EXPORT_SUFFIXES = (".txt", ".html", ".svg")
+# Log keys of derived tuning objectives (GapPenalizedAccuracy's val_accuracy_minus_gap):
+# they repeat figures the table has, so they are shown only when they pick the best epoch.
+_DERIVED_SUFFIXES = ("_minus_gap",)
+_GAP = "  "  # between two columns
+_FIGURE_WIDTH = 8  # what _cell() writes at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +87,8 @@ class EpochRecord:
 
     @property
     def images_per_second(self) -> float | None:
-        """Training throughput of the epoch (validation excluded)."""
-        if self.images is None or self.train_seconds <= 0:
+        """Training throughput of the epoch (validation excluded); ``None`` without images."""
+        if not self.images or self.train_seconds <= 0:
             return None
         return self.images / self.train_seconds
 
@@ -126,6 +139,7 @@ class _Run:
         self.num_batches = None
         self.partial_batch = None
         self.trial = None
+        self.objective = None  # (name, direction) of the KerasTuner search running this fit
         self.gap_monitor = None  # the OverfittingGapMonitor of this fit's model, held for summary()
         self.start = time.perf_counter()
         self.end = None
@@ -143,19 +157,45 @@ class _Run:
         self.monitor = None
         self.direction = None
         self.best_index = None
+        self.marked = False  # a streamed row carries the "*" of a new best
+        self.layout = None  # the columns of the rows printed so far
         self.notes: list[str] = []
 
 
+@dataclasses.dataclass(frozen=True)
+class _Column:
+    """One column of the epoch rows: what it shows, its header and its width."""
+
+    kind: str  # "epoch", "log", "lr", "time" or "rate"
+    label: str  # the log key, or what the column is, for the list of columns left out
+    header: tuple  # (top line, bottom line)
+    width: int
+    rank: int  # when space is short, the highest ranks are left out first
+    justify: str = "right"
+    style: str | None = None
+
+
 class RichTrainingReport(ProgbarLogger):
-    """Progress, an epoch table with the best epoch marked, and a closing summary.
+    """Progress, one row per epoch with the best epoch marked, and a closing summary.
 
     Use it in place of Keras's progress bar: ``fit`` prints only the report,
-    whatever ``verbose`` is. The epoch table has the losses and metrics, the
-    validation figures, the ``gap_*`` figures of an :class:`OverfittingGapMonitor`,
-    the learning rate, the epoch time and the throughput in images/s. The
-    summary gives the best epoch and value, the final gap and the gap monitor's
-    verdict when one is attached, the total time and the throughput. Inside a
-    KerasTuner search each fit opens with the trial and its hyperparameters.
+    whatever ``verbose`` is. Each epoch gets one aligned row as it ends: the
+    losses and metrics, the validation figures, the ``gap_*`` figures of an
+    :class:`OverfittingGapMonitor`, the learning rate, the epoch time and the
+    throughput in images/s. The rows fit the console's width: when it is too
+    narrow, the least important columns are left out (the learning rate, the
+    ``train_eval_*`` figures first) and the rows say which. The summary gives
+    the best epoch and value, the final gap and the gap monitor's verdict when
+    one is attached, the total time and the throughput. Inside a KerasTuner
+    search each fit opens with the trial and its hyperparameters, and the best
+    epoch is the one the search's objective prefers.
+
+    In a terminal a live progress line runs under the rows; in Jupyter one
+    output shows the table, updated in place; in a file, a pipe or CI a plain
+    progress line is printed every ``progress_interval`` seconds during an
+    epoch, so that a long epoch does not look hung. When ``fit`` raises (Ctrl-C,
+    an error), the progress stops at once and the standard streams are given
+    back, though Keras calls no callback then.
 
     The figures are kept as objects (``records``, ``summary()``) and can be
     exported as text, HTML or SVG (``export_text()``, ``export_html()``,
@@ -166,16 +206,22 @@ class RichTrainingReport(ProgbarLogger):
         console: where to render: ``None`` (standard output), a
             ``rich.console.Console``, a path (appended to) or a writable file.
         refresh_per_second: redraws per second of the live display.
-        monitor: the log key that picks the best epoch; ``None`` means
+        monitor: the log key that picks the best epoch; ``None`` means the
+            objective of the KerasTuner search running the fit, else
             ``"val_loss"`` when there is validation data, ``"loss"`` otherwise.
         mode: ``"min"``, ``"max"``, or ``"auto"`` to infer it from ``monitor``.
         metrics: metric names (without ``val_``/``gap_`` prefixes) to show;
             ``None`` shows all. The loss is always shown.
-        batch_size: images per training batch, for the throughput. ``None`` reads
-            it from the data given to ``fit`` when that is possible (arrays and
-            batched ``tf.data``); otherwise throughput is given in steps/s.
+        batch_size: images per training batch, for the throughput, used when
+            the data given to ``fit`` does not tell (a generator, a
+            ``PyDataset``). Arrays and ``tf.data`` pipelines give their own,
+            and the exact number of images, the smaller last batch included.
+            Without either, throughput is given in steps/s.
         trial_header: print the KerasTuner trial and hyperparameters first.
         width: render width for files and exports (default 120).
+        progress_interval: seconds between two progress lines in a file, a
+            pipe or CI, counted from the last line printed, so an epoch shorter
+            than this prints none; ``None`` prints none at all.
 
     Example:
         >>> from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport
@@ -196,6 +242,7 @@ class RichTrainingReport(ProgbarLogger):
         batch_size: int | None = None,
         trial_header: bool = True,
         width: int | None = None,
+        progress_interval: float | None = 30.0,
     ):
         super().__init__()
         if (
@@ -237,6 +284,15 @@ class RichTrainingReport(ProgbarLogger):
             raise ValueError(
                 f"Invalid value for argument `width`. Expected None or an integer >= 40. Received width={width!r}."
             )
+        if progress_interval is not None and (
+            isinstance(progress_interval, bool)
+            or not isinstance(progress_interval, numbers.Real)
+            or not 0 < progress_interval < math.inf
+        ):
+            raise ValueError(
+                "Invalid value for argument `progress_interval`. Expected None or a positive "
+                f"number of seconds, such as 30. Received progress_interval={progress_interval!r}."
+            )
         self.refresh_per_second = float(refresh_per_second)
         self.monitor = monitor
         self.mode = mode
@@ -244,6 +300,7 @@ class RichTrainingReport(ProgbarLogger):
         self.batch_size = batch_size
         self.trial_header = bool(trial_header)
         self.width = width
+        self.progress_interval = None if progress_interval is None else float(progress_interval)
         self._console = make_console(console, width=width)
         # Batch hooks only store a counter: safe to run on Keras's callback thread.
         self.async_safe = True
@@ -294,77 +351,61 @@ class RichTrainingReport(ProgbarLogger):
 
     # -- rendering -------------------------------------------------------------
 
-    def table(self) -> Text:
+    def table(self, width: int | None = None) -> Text:
         """The epoch table of the last fit, best epoch marked, as a styled rich Text.
 
-        Laid out by :func:`~keras_cnnlab.callbacks.console.grid` rather than by
-        ``rich.table.Table``, whose layout costs ten times more: the table is
-        drawn at the end of every fit.
+        Args:
+            width: the width to fit (default: the console's); columns that do
+                not fit are left out, least important first, and named under
+                the header.
         """
         run = self._run
-        columns = self._columns()
-        show_lr = any(r.learning_rate is not None for r in run.records)
-        unit = "img/s" if self._images_known() else "steps/s"
-        # Two-line headers ("val" over "accuracy") keep the columns narrow.
-        headers = [("", "epoch")]
-        for key in columns:
-            prefix = next((p[:-1] for p in _PREFIXES if key.startswith(p)), "train")
-            headers.append((prefix, key.removeprefix(prefix + "_")))
-        headers += ([("", "lr")] if show_lr else []) + [("", "time"), ("", unit)]
-        styles = [None] + ["cyan" if key.startswith("gap_") else None for key in columns]
-        styles += [None] * (len(headers) - len(styles))
-        rows = []
+        layout = self._layout(width or self._console.width)
+        text = self._header_text(layout)
+        text.append("\n")
         for i, record in enumerate(run.records):
-            cells = [f"{record.epoch + 1}{' *' if i == run.best_index else ''}"]
-            cells += [_fmt(record.logs.get(key)) for key in columns]
-            if show_lr:
-                cells.append(_fmt_lr(record.learning_rate))
-            cells += [_fmt_seconds(record.seconds), _fmt_rate(record, unit=False)]
-            rows.append(cells)
-        row_styles = ["bold green" if i == run.best_index else None for i in range(len(rows))]
-        text = grid(headers, rows, column_styles=styles, row_styles=row_styles)
+            text.append_text(self._row_text(layout, record, marked=i == run.best_index))
+            text.append("\n")
         if run.best_index is not None:
             text.append(f"* best {run.monitor}\n")
         return text
 
-    def summary_renderable(self) -> Text:
-        """The closing summary as a styled rich Text."""
+    def summary_renderable(self, width: int | None = None) -> Text:
+        """The closing summary as a styled rich Text, wrapped to ``width`` (default: the console's)."""
         s = self.summary()
+        records = self._run.records
         lines = []
         if s.best_epoch is not None:
-            lines.append(("Best epoch", f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}"))
+            lines.append(("Best epoch", [f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {_fmt(s.best_value)}"], ""))
         if s.final_logs:
             shown = [k for k in self._columns() if not k.startswith("gap_") and k in s.final_logs]
-            lines.append(("Final epoch", "  ".join(f"{k} {_fmt(s.final_logs[k])}" for k in shown)))
+            if shown:
+                lines.append(("Final epoch", [f"{k} {_fmt(s.final_logs[k])}" for k in shown], "  "))
         if s.final_gaps:
             lines.append((
                 "Final gap",
-                "  ".join(f"{k} {_fmt(v)}" for k, v in s.final_gaps.items())
-                + "  (positive: better on the training data)",
+                [f"{k} {_fmt(v)}" for k, v in s.final_gaps.items()] + ["(positive: better on the training data)"],
+                "  ",
             ))
         if s.verdict is not None:
-            lines.append(("Gap monitor", s.verdict))
-        throughput = (
-            f"{s.images_per_second:,.0f} images/s" if s.images_per_second
-            else f"{_steps_per_second(self._run.records):,.1f} steps/s"
-        )
-        lines.append((
-            "Time",
-            f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training steps; {throughput}",
-        ))
-        width = max(len(label) for label, _ in lines)
-        text = Text()  # ends with a newline, so that what is printed next starts a line
-        for i, (label, value) in enumerate(lines):
-            text.append(label.ljust(width + 2), style="bold")
-            text.append(value + ("\n" if i < len(lines) - 1 else ""))
-        return text
+            lines.append(("Gap monitor", s.verdict.split(" "), " "))
+        if records and not any(r.steps for r in records):
+            throughput = "no training batches: the data given to fit was empty"
+        elif s.images_per_second:
+            throughput = f"{s.images_per_second:,.0f} images/s"
+        else:
+            throughput = f"{_steps_per_second(records):,.1f} steps/s"
+        time_line = (f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training "
+                     f"steps; {throughput}")
+        lines.append(("Time", time_line.split(" "), " "))
+        return _labelled_lines(lines, width or self._console.width)
 
-    def renderable(self) -> Group:
+    def renderable(self, width: int | None = None) -> Group:
         """Trial header (in a search), epoch table and summary, as one renderable."""
         parts = []
         if self._run.trial:
             parts.append(Text(self._run.trial, style="bold magenta"))
-        parts += [self.table(), self.summary_renderable()]
+        parts += [self.table(width), self.summary_renderable(width)]
         return Group(*parts)
 
     def _opening(self) -> list:
@@ -376,8 +417,7 @@ class RichTrainingReport(ProgbarLogger):
 
     def export_text(self) -> str:
         """The epoch table and summary as plain text."""
-        recorder = self._record()
-        return recorder.export_text()
+        return strip_trailing_blanks(self._record().export_text())
 
     def export_html(self) -> str:
         """The epoch table and summary as a standalone HTML page."""
@@ -400,14 +440,15 @@ class RichTrainingReport(ProgbarLogger):
         return path
 
     def _record(self):
-        recorder = recording_console(width=self.width or max(self._console.width, 100))
-        recorder.print(self.renderable())
+        width = self.width or 120
+        recorder = recording_console(width=width)
+        recorder.print(self.renderable(width))
         return recorder
 
     # -- Keras hooks -----------------------------------------------------------
 
     def add_note(self, text: str) -> bool:
-        """Print ``text`` under the current epoch's line; ``False`` when not in ``fit``.
+        """Print ``text`` under the current epoch's row; ``False`` when not in ``fit``.
 
         Other callbacks (the gap monitor) use it so that their findings follow
         the epoch they concern, in the same console.
@@ -431,24 +472,34 @@ class RichTrainingReport(ProgbarLogger):
 
     def on_train_begin(self, logs=None):
         previous = self._run
-        if previous.display is not None:  # a fit interrupted by an exception
-            previous.display.stop()
+        if previous.display is not None:  # a fit that raised, and its display still runs
+            previous.display.abort()
         run = self._run = _Run()
         run.in_fit = True
         run.gap_monitor = attached_monitor(self._model) if self._model is not None else None
         params = self.params or {}
         run.epochs = params.get("epochs")
         run.steps = params.get("steps")
-        run.batch_size, run.num_batches, run.partial_batch = self._batch_geometry()
+        fit_frame = _fit_frame(self._model)
+        run.batch_size, run.num_batches, run.partial_batch = self._batch_geometry(fit_frame)
+        trial, run.objective = _tuner_context()
         if self.trial_header:
-            run.trial = _tuner_trial_header()
+            run.trial = trial
         run.mode = render_mode(self._console)
         if run.mode != "jupyter":  # Jupyter shows everything in its one display
             for part in self._opening():
-                self._console.print(part, soft_wrap=True)
-        if run.mode != "plain":
+                self._print(part)
+        # Stops the display if fit raises; a loop driving the hooks by hand owns it otherwise.
+        owner = fit_frame if fit_frame is not None else _hook_caller()
+        interval = self.progress_interval if run.mode == "plain" else None
+        if run.mode != "plain" or interval is not None or owner is not None:
             run.display = LiveDisplay(
-                self._console, self._live_renderable, refresh_per_second=self.refresh_per_second
+                self._console,
+                self._live_renderable if run.mode != "plain" else self._plain_progress,
+                refresh_per_second=self.refresh_per_second,
+                owner=owner,
+                on_abort=functools.partial(self._interrupted, run),
+                interval=interval,
             )
             run.display.start()
 
@@ -474,6 +525,7 @@ class RichTrainingReport(ProgbarLogger):
     def on_test_begin(self, logs=None):
         run = self._run
         if run.in_fit:
+            _wait_for_device(self._model)  # the training steps end here, not when dispatched
             run.val_start = time.perf_counter()
             run.phase = "validating"
         else:
@@ -508,16 +560,18 @@ class RichTrainingReport(ProgbarLogger):
         run.in_fit = False
         run.phase = "done"
         final = None
-        if run.records:
-            # the terminal and files showed the opening lines already; Jupyter's one display did not
-            opening = self._opening() if run.mode == "jupyter" else []
-            notes = [Text(n, style="yellow") for n in run.notes] if run.mode == "jupyter" else []
-            final = Group(*opening, self.table(), *notes, self.summary_renderable())
+        if run.mode == "jupyter":
+            if run.records:
+                notes = [Text(n, style="yellow") for n in run.notes]
+                final = Group(*self._opening(), self.table(), *notes, self.summary_renderable())
+        elif run.records:  # the rows are out already
+            legend = [Text(f"* best {run.monitor} so far")] if run.marked else []
+            final = Group(*legend, self.summary_renderable())
         if run.display is not None:
             run.display.stop(final)
             run.display = None
         elif final is not None:
-            self._print_plain(final)
+            self._print(final)
 
     # Outside fit, evaluate and predict show Keras's own bar (as their verbose asks).
     def on_test_end(self, logs=None):
@@ -535,8 +589,8 @@ class RichTrainingReport(ProgbarLogger):
 
     # -- internals -------------------------------------------------------------
 
-    def _print_plain(self, renderable):
-        self._console.print(renderable, soft_wrap=True, highlight=False)
+    def _print(self, renderable):
+        print_to(self._console, renderable)
 
     def _flush(self):
         run = self._run
@@ -552,22 +606,57 @@ class RichTrainingReport(ProgbarLogger):
         )
         run.records.append(record)
         improved = self._update_best(record)
-        if run.mode != "jupyter":
-            self._console.print(self._epoch_line(record, improved), highlight=False, soft_wrap=True)
-            self._print_notes()
+        if not steps and not any(r.steps for r in run.records[:-1]):
+            run.notes.insert(0, f"Epoch {epoch + 1} ran no training step: the data given to fit is empty.")
+        if run.mode == "jupyter":
+            return
+        layout = self._layout(self._console.width)
+        if run.layout is None or layout.columns != run.layout.columns:  # the first row, or new keys
+            run.layout = layout
+            self._print(self._header_text(layout))
+        self._print(self._row_text(run.layout, record, marked=improved))
+        run.marked = run.marked or improved
+        self._print_notes()
+        if run.display is not None:
+            run.display.postpone()
 
     def _print_notes(self):
         run = self._run
         while run.notes:
-            self._console.print(Text(run.notes.pop(0), style="yellow"), soft_wrap=True)
+            self._print(Text(run.notes.pop(0), style="yellow"))
+
+    def _interrupted(self, run):
+        """What a display shows last when its fit raised: called by the display, once."""
+        if run is not self._run:
+            return None
+        phase = run.phase
+        self._flush()  # the row of an epoch that had ended
+        run.end = time.perf_counter()
+        run.in_fit = False
+        run.phase = "interrupted"
+        total = f"/{run.epochs}" if run.epochs else ""
+        if run.epoch is None:
+            where = "before the first epoch"
+        elif phase == "epoch done":
+            where = f"after epoch {run.epoch + 1}{total}"
+        elif phase == "validating":
+            where = f"in epoch {run.epoch + 1}{total}, while validating"
+        else:
+            steps = f"/{run.steps}" if run.steps else ""
+            where = f"in epoch {run.epoch + 1}{total} at step {run.step}{steps}"
+        note = Text(f"Training interrupted {where}: fit raised (Ctrl-C or an error) before it ended.",
+                    style="yellow")
+        if run.mode == "jupyter":
+            notes = [Text(n, style="yellow") for n in run.notes]
+            return Group(*self._opening(), *([self.table()] if run.records else []), *notes, note)
+        self._print_notes()
+        return note
 
     def _update_best(self, record) -> bool:
         run = self._run
         if run.monitor is None:
-            run.monitor = self._resolve_monitor(record.logs)
-            run.direction = (
-                self.mode if self.mode != "auto" else metric_direction(run.monitor, self._model) or "min"
-            )
+            run.monitor, direction = self._resolve_monitor(record.logs)
+            run.direction = self.mode if self.mode != "auto" else direction
         value = record.logs.get(run.monitor)
         if value is None or not math.isfinite(value):
             return False
@@ -578,29 +667,34 @@ class RichTrainingReport(ProgbarLogger):
         run.best_index = len(run.records) - 1
         return True
 
-    def _resolve_monitor(self, logs) -> str:
+    def _resolve_monitor(self, logs) -> tuple[str, str]:
+        """The key that picks the best epoch, and its direction when inferred."""
+        objective = self._run.objective
+        if self.monitor is None and objective is not None and objective[0] in logs:
+            return objective  # a tuner search: the best epoch is the one its objective prefers
         fallback = "val_loss" if "val_loss" in logs else "loss"
-        if self.monitor is None:
-            return fallback
-        if self.monitor not in logs:
-            warnings.warn(
-                f"RichTrainingReport: monitor={self.monitor!r} is not in the epoch logs "
-                f"(available: {', '.join(sorted(logs))}); the best epoch is chosen by {fallback!r}.",
-                UserWarning,
-                stacklevel=4,
-            )
-            return fallback
-        return self.monitor
+        monitor = fallback
+        if self.monitor is not None:
+            if self.monitor in logs:
+                monitor = self.monitor
+            else:
+                warnings.warn(
+                    f"RichTrainingReport: monitor={self.monitor!r} is not in the epoch logs "
+                    f"(available: {', '.join(sorted(logs))}); the best epoch is chosen by {fallback!r}.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        return monitor, metric_direction(monitor, self._model) or "min"
 
     def _columns(self) -> list[str]:
+        """The log keys shown, in table order: training, val_, train_eval_, gap_ figures."""
         keys = []
         for record in self._run.records:
             keys += [k for k in record.logs if k not in keys]
+        keys = [k for k in keys if not k.endswith(_DERIVED_SUFFIXES) or k == self._run.monitor]
         bases = []
         for key in keys:
-            base = key
-            for prefix in _PREFIXES:
-                base = base.removeprefix(prefix)
+            base = _base(key)
             if base not in bases and (self.metrics is None or base == "loss" or base in self.metrics):
                 bases.append(base)
         bases.sort(key=lambda b: (b != "loss", b))
@@ -609,19 +703,71 @@ class RichTrainingReport(ProgbarLogger):
             columns += [prefix + b for b in bases if prefix + b in keys]
         return columns
 
-    def _epoch_line(self, record, improved) -> Text:
+    def _layout(self, width: int) -> _Layout:
+        """The columns of the epoch rows that fit ``width``, the most important first."""
+        run = self._run
+        keys = self._columns()
+        trained = {k for k in keys if not k.startswith(_PREFIXES)}
+        epochs = run.epochs or max((r.epoch + 1 for r in run.records), default=1)
+        epoch_label = f"Epoch {epochs}/{epochs} *" if run.epochs else f"Epoch {epochs} *"
+        candidates = [_Column("epoch", "epoch", ("", ""), len(epoch_label), 0, justify="left")]
+        for key in keys:
+            prefix = next((p[:-1] for p in _PREFIXES if key.startswith(p)), "train")
+            name = key.removeprefix(prefix + "_")
+            candidates.append(_Column(
+                "log", key, (prefix, name), max(_FIGURE_WIDTH, len(prefix), len(name)),
+                _rank(key, run.monitor, trained), style="cyan" if key.startswith("gap_") else None,
+            ))
+        if any(r.learning_rate is not None for r in run.records):
+            candidates.append(_Column("lr", "lr", ("", "lr"), 8, 7))
+        candidates.append(_Column("time", "time", ("", "time"), 6, 4))
+        unit = "img/s" if self._images_known() else "steps/s"
+        candidates.append(_Column("rate", unit, ("", unit), max(7, len(unit)), 6))
+        kept, used = set(), -len(_GAP)
+        for i, column in sorted(enumerate(candidates), key=lambda item: (item[1].rank, item[0])):
+            if used + len(_GAP) + column.width <= width or not kept:
+                kept.add(i)
+                used += len(_GAP) + column.width
+        columns = tuple(c for i, c in enumerate(candidates) if i in kept)
+        left_out = tuple(c.label for i, c in enumerate(candidates) if i not in kept)
+        return _Layout(columns, left_out, width)
+
+    def _header_text(self, layout: _Layout) -> Text:
+        text = Text(end="")
+        for line in (0, 1):
+            cells = [_pad(c.header[line], c) for c in layout.columns]
+            header = _GAP.join(cells).rstrip()
+            if header:
+                text.append(header + "\n", style="bold")
+        text.append("─" * layout.total + "\n")
+        if layout.left_out:
+            text.append_text(_wrapped(
+                f"(left out to fit {layout.width} columns: {', '.join(layout.left_out)}; "
+                "report.records and report.save() have every figure)", layout.width, style="dim",
+            ))
+            text.append("\n")
+        text.rstrip()
+        return text
+
+    def _row_text(self, layout: _Layout, record, *, marked: bool) -> Text:
         run = self._run
         total = f"/{run.epochs}" if run.epochs else ""
-        line = Text()
-        line.append(f"Epoch {record.epoch + 1}{total}", style="bold")
-        for key in self._columns():
-            if key in record.logs:
-                line.append(f"  {key} {_fmt(record.logs[key])}", style="cyan" if key.startswith("gap_") else None)
-        if record.learning_rate is not None:
-            line.append(f"  lr {_fmt_lr(record.learning_rate)}")
-        line.append(f"  {_fmt_seconds(record.seconds)}  {_fmt_rate(record)}")
-        if improved:
-            line.append(f"  * best {run.monitor}", style="bold green")
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        for j, column in enumerate(layout.columns):
+            if column.kind == "epoch":
+                cell = f"Epoch {record.epoch + 1}{total}" + (" *" if marked else "")
+            elif column.kind == "log":
+                cell = _cell(record.logs.get(column.label))
+            elif column.kind == "lr":
+                cell = _fmt_lr(record.learning_rate)
+            elif column.kind == "time":
+                cell = _fmt_seconds(record.seconds)
+            else:
+                cell = _fmt_rate(record, unit=False)
+            if j:
+                line.append(_GAP)
+            line.append(_pad(cell, column), style="bold green" if marked else column.style)
+        line.rstrip()
         return line
 
     def _header(self) -> str:
@@ -647,13 +793,12 @@ class RichTrainingReport(ProgbarLogger):
 
     def _progress_line(self) -> Text:
         run = self._run
-        now = time.perf_counter()
         total = f"/{run.epochs}" if run.epochs else ""
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"Epoch {run.epoch + 1}{total}" if run.epoch is not None else "Starting", style="bold")
         if run.phase == "validating":
             line.append(f"  validating, step {run.val_step}", style="yellow")
-            line.append(f"  elapsed {_fmt_seconds(now - run.start)}")
+            line.append(f"  {self._elapsed_and_left()}")
             return line
         step = run.step
         width = 28
@@ -665,18 +810,49 @@ class RichTrainingReport(ProgbarLogger):
             line.append(f" {step}/{run.steps}")
         else:
             line.append(f" step {step}")
-        images = self._images(step)
-        train_time = (run.val_start or now) - (run.epoch_start or now)
-        if images is not None and train_time > 0:
-            line.append(f"  {images / train_time:,.0f} img/s")
-        elif train_time > 0:
-            line.append(f"  {step / train_time:,.1f} steps/s")
-        remaining = self._remaining(step, now - (run.epoch_start or now))
-        line.append(f"  {_fmt_seconds(now - run.start)}")
-        if remaining is not None:
-            line.append(f" < {_fmt_seconds(remaining)}")
+        rate = self._live_rate()
+        if rate:
+            line.append(f"  {rate}")
+        line.append(f"  {self._elapsed_and_left()}")
         line.append_text(self._live_metrics())
         return line
+
+    def _plain_progress(self) -> Text | None:
+        """The line a plain console gets now and then during an epoch, or ``None``."""
+        run = self._run
+        if not run.in_fit or run.epoch is None or run.phase not in ("training", "validating"):
+            return None
+        total = f"/{run.epochs}" if run.epochs else ""
+        if run.phase == "validating":
+            where = f"validating, step {run.val_step}"
+        else:
+            where = f"step {run.step}" + (f"/{run.steps}" if run.steps else "")
+        parts = [f"  ... epoch {run.epoch + 1}{total}: {where}", self._live_rate(), self._elapsed_and_left()]
+        line = Text(", ".join(p for p in parts if p), no_wrap=True, overflow="ellipsis")
+        if run.phase == "training":
+            line.append_text(self._live_metrics())
+        return line
+
+    def _live_rate(self) -> str:
+        run = self._run
+        now = time.perf_counter()
+        train_time = (run.val_start or now) - (run.epoch_start or now)
+        if train_time <= 0 or not run.step:
+            return ""
+        images = self._images(run.step)
+        if images is not None:
+            return f"{images / train_time:,.0f} img/s"
+        return f"{run.step / train_time:,.1f} steps/s"
+
+    def _elapsed_and_left(self) -> str:
+        run = self._run
+        now = time.perf_counter()
+        text = f"{_fmt_seconds(now - run.start)} elapsed"
+        if run.phase == "training":
+            remaining = self._remaining(run.step, now - (run.epoch_start or now))
+            if remaining is not None:
+                text += f", ~{_fmt_seconds(remaining)} left"
+        return text
 
     def _remaining(self, step, elapsed):
         run = self._run
@@ -716,22 +892,33 @@ class RichTrainingReport(ProgbarLogger):
         except Exception:  # no optimizer or an exotic one: no lr column
             return None
 
-    def _batch_geometry(self):
-        if self.batch_size is not None:
-            return self.batch_size, None, None
-        adapter = _fit_data_adapter(self._model)
-        if adapter is None:
-            return None, None, None
-        try:
-            size = adapter.batch_size
-            size = int(size) if size is not None else None
-        except Exception:
-            return None, None, None
-        try:
-            num_batches = adapter.num_batches
-            partial = adapter.partial_batch_size
-        except Exception:
-            num_batches = partial = None
+    def _batch_geometry(self, fit_frame):
+        """(batch size, batches per epoch, size of the last batch) of the data given to fit.
+
+        The data knows better than ``batch_size=``: arrays give their last,
+        smaller batch, and a ``tf.data`` pipeline its batch op and input size.
+        """
+        adapter = _data_adapter(fit_frame)
+        size = num_batches = partial = None
+        if adapter is not None:
+            try:
+                size = adapter.batch_size
+                size = int(size) if size is not None else None
+            except Exception:
+                size = None
+            try:
+                num_batches = adapter.num_batches
+                partial = adapter.partial_batch_size
+                unknown = adapter.has_partial_batch is None
+            except Exception:
+                num_batches = partial = None
+                unknown = False
+            if unknown:  # tf.data does not say: read its batch op
+                counted = _tf_data_batching(getattr(adapter, "_dataset", None), num_batches)
+                if counted is not None:
+                    size, partial = counted
+        if size is None:
+            size = self.batch_size
         return size, num_batches, partial
 
     def _images(self, steps):
@@ -766,42 +953,206 @@ class RichTrainingReport(ProgbarLogger):
         return new
 
 
-def _fit_data_adapter(model):
-    """The data adapter of the ``fit`` call that is running ``model``, if found.
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """The columns of a fit's epoch rows, and those left out to fit ``width``."""
 
-    Keras does not hand the batch size to callbacks; ``fit`` holds it in its
-    ``epoch_iterator`` local on every backend.
+    columns: tuple
+    left_out: tuple
+    width: int
+
+    @property
+    def total(self) -> int:
+        return sum(c.width for c in self.columns) + len(_GAP) * (len(self.columns) - 1)
+
+
+def _fit_frame(model):
+    """The frame of the Keras ``fit`` call that is training ``model``, if found.
+
+    Keras does not hand the data to callbacks; ``fit`` holds it in its
+    ``epoch_iterator`` local on every backend. Its frame is also what the live
+    display watches: once it has left the stack, ``fit`` has returned or raised.
     """
+    if model is None:
+        return None
     frame = sys._getframe(1)
     for _ in range(12):
         if frame is None:
             return None
         if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-            iterator = frame.f_locals.get("epoch_iterator")
-            return getattr(iterator, "data_adapter", None)
+            return frame
         frame = frame.f_back
     return None
 
 
-def _tuner_trial_header() -> str | None:
-    """"Trial <id>: hp=value, ..." when called inside a KerasTuner search."""
-    if "keras_tuner" not in sys.modules:
+def _data_adapter(fit_frame):
+    if fit_frame is None:
         return None
+    iterator = fit_frame.f_locals.get("epoch_iterator")
+    return getattr(iterator, "data_adapter", None)
+
+
+def _hook_caller():
+    """The first frame outside Keras's and keras_cnnlab's callback code: a loop calling the hooks."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("keras.src.callbacks", "keras_cnnlab.callbacks")):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _tf_data_batching(dataset, num_batches):
+    """(batch size, size of the last batch) of a ``tf.data`` pipeline made with ``.batch(n)``.
+
+    Reads the batch op and the cardinality of its input; ``None`` when they are
+    unknown (a filter, a generator) or do not give ``num_batches`` batches (an
+    op between them changed the count).
+    """
+    for _ in range(32):
+        if dataset is None:
+            return None
+        size = getattr(dataset, "_batch_size", None)
+        if size is not None:
+            try:
+                size = int(size)
+                inputs = int(dataset._input_dataset.cardinality())
+                drop = bool(getattr(dataset, "_drop_remainder", False))
+            except Exception:  # a batch op of another shape: cannot tell
+                return None
+            if size < 1 or inputs < 0:
+                return None
+            batches = inputs // size if drop else -(-inputs // size)
+            if num_batches is not None and batches != num_batches:
+                return None
+            partial = 0 if drop else inputs % size
+            return size, partial or None
+        dataset = getattr(dataset, "_input_dataset", None)
+    return None
+
+
+def _wait_for_device(model) -> None:
+    """Block until the device has run the training steps dispatched so far.
+
+    JAX returns from a step before the device has run it, so a clock read right
+    after the last step would leave the device's work out of the training time.
+    """
+    if model is None or keras.backend.backend() != "jax":
+        return
+    try:
+        import jax
+
+        variables = model.metrics_variables or model.trainable_variables
+        if variables:  # the last step wrote every one of them: one is enough
+            jax.block_until_ready(variables[0].value)
+    except Exception:  # an exotic model: the time is then taken as it is
+        pass
+
+
+def _tuner_context():
+    """("Trial <id>: hp=value, ...", (objective, direction)) inside a KerasTuner search.
+
+    Either is ``None`` when not found, or for an objective of several metrics.
+    """
+    if "keras_tuner" not in sys.modules:
+        return None, None
+    header = objective = None
     frame = sys._getframe(1)
     for _ in range(40):
-        if frame is None:
-            return None
-        trial = frame.f_locals.get("trial")
+        if frame is None or (header is not None and objective is not None):
+            break
+        f_locals = frame.f_locals
+        trial = f_locals.get("trial")
         if (
-            trial is not None
+            header is None
+            and trial is not None
             and type(trial).__module__.startswith("keras_tuner")
             and hasattr(trial, "hyperparameters")
         ):
             values = getattr(trial.hyperparameters, "values", {}) or {}
             settings = ", ".join(f"{k}={_fmt_hp(v)}" for k, v in values.items())
-            return f"Trial {trial.trial_id}" + (f": {settings}" if settings else "")
+            header = f"Trial {trial.trial_id}" + (f": {settings}" if settings else "")
+        tuner = f_locals.get("self")
+        if objective is None and type(tuner).__module__.startswith("keras_tuner"):
+            goal = getattr(getattr(tuner, "oracle", None), "objective", None)
+            name, direction = getattr(goal, "name", None), getattr(goal, "direction", None)
+            if isinstance(name, str) and direction in ("min", "max") and type(goal).__name__ != "MultiObjective":
+                objective = (name, direction)
         frame = frame.f_back
-    return None
+    return header, objective
+
+
+def _base(key: str) -> str:
+    for prefix in _PREFIXES:
+        key = key.removeprefix(prefix)
+    return key
+
+
+def _rank(key: str, monitor: str | None, trained) -> int:
+    """How soon a log column is left out when the rows are too wide: the higher, the sooner.
+
+    The other columns rank so: the epoch 0 (always kept), the time 4, the
+    throughput 6, the learning rate 7.
+    """
+    if key == monitor:
+        return 0
+    base = _base(key)
+    if key.startswith("train_eval_"):
+        return 8
+    if key.startswith("gap_"):
+        return 5 if base == "loss" else 3
+    if base == "loss":
+        return 1
+    if key.startswith("val_") and base not in trained:
+        return 9  # a figure of the validation data alone
+    return 2
+
+
+def _cell(value) -> str:
+    """A figure in at most 8 characters, as four decimals where that fits."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e4):
+        text = f"{value:.2e}"
+        return text if len(text) <= _FIGURE_WIDTH else f"{value:.1e}"
+    return f"{value:.4f}" if magnitude < 100 else f"{value:.2f}"
+
+
+def _pad(text: str, column) -> str:
+    return text.ljust(column.width) if column.justify == "left" else text.rjust(column.width)
+
+
+def _wrapped(sentence: str, width: int, *, style=None) -> Text:
+    """``sentence`` broken at blanks into lines of at most ``width``."""
+    return Text("\n".join(textwrap.wrap(sentence, width)), style=style or "")
+
+
+def _labelled_lines(lines, width: int) -> Text:
+    """Bold labels in a column; each value's pieces wrapped to ``width`` under its start.
+
+    ``lines`` holds ``(label, pieces, separator)``: the pieces of a list of
+    figures are joined by two blanks, the words of a sentence by one.
+    """
+    label_width = max(len(label) for label, _, _ in lines) + 2
+    text = Text()
+    for i, (label, pieces, separator) in enumerate(lines):
+        if i:
+            text.append("\n")
+        text.append(label.ljust(label_width), style="bold")
+        column = label_width
+        for j, piece in enumerate(pieces):
+            gap = separator if j else ""
+            if j and column + len(gap) + len(piece) > width:
+                text.append("\n" + " " * label_width)
+                column, gap = label_width, ""
+            text.append(gap + piece)
+            column += len(gap) + len(piece)
+    return text
 
 
 def _fmt(value) -> str:
@@ -840,6 +1191,8 @@ def _fmt_seconds(seconds) -> str:
 
 
 def _fmt_rate(record, unit: bool = True) -> str:
+    if not record.steps:
+        return "no data"
     rate = record.images_per_second
     if rate is not None:
         return f"{rate:,.0f}" + (" img/s" if unit else "")
