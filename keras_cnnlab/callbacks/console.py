@@ -169,9 +169,18 @@ def is_live(console: Console) -> bool:
 
 
 def recording_console(width: int = 120) -> Console:
-    """A console that renders nowhere and records, for text/HTML/SVG export."""
+    """A console that renders nowhere and records, for text/HTML/SVG export.
+
+    Not a Jupyter console even in a notebook, where rich would otherwise show
+    every print as an output of its own.
+    """
     return Console(
-        record=True, width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+        record=True,
+        width=width,
+        file=io.StringIO(),
+        force_terminal=True,
+        force_jupyter=False,
+        color_system="truecolor",
     )
 
 
