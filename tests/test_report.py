@@ -4,6 +4,7 @@ import copy
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -512,6 +513,31 @@ def test_a_fit_that_raises_in_a_terminal_gives_the_streams_back(error, digits, c
     out = capsys.readouterr().out
     assert "Epoch 1/1" in out and "Best epoch" in out and "Training interrupted" not in out
     assert sys.stdout is stdout and not _display_threads()
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Sends the process SIGINT mid-epoch, as Ctrl-C in a terminal does."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_gives_the_streams_back_before_keyboard_interrupt_is_raised(digits, capsys):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("the test runner handles SIGINT itself")
+    stdout, stderr = sys.stdout, sys.stderr
+    report = RichTrainingReport(Console(force_terminal=True, width=100))
+    model = _model()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(digits.x_train[:128], digits.y_train[:128], epochs=2, batch_size=32, callbacks=[report, CtrlC()])
+    # at once, without waiting for the display's thread
+    assert sys.stdout is stdout and sys.stderr is stderr
+    assert not _display_threads()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert "Training interrupted in epoch 1/2 at step 3/4" in capsys.readouterr().out
+    model.fit(digits.x_train[:128], digits.y_train[:128], epochs=1, batch_size=32, callbacks=[report])
+    assert "Best epoch" in capsys.readouterr().out and sys.stdout is stdout
 
 
 def test_the_streams_come_back_even_when_nothing_is_printed_after_the_fit(digits, capsys):

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import io
 import os
+import signal
 import sys
 import threading
 import time
@@ -216,10 +217,13 @@ class LiveDisplay:
     it. Its thread checks every 50 ms that the frame is still on its thread's
     stack, and the redirected streams check before every write, so that
     whatever is printed after ``fit`` raised (the traceback included) goes to
-    the real streams; in IPython the end of every cell checks too. When the
-    frame is gone, the display calls ``on_abort()`` for what to show last,
-    stops redrawing, restores ``sys.stdout`` and ``sys.stderr`` and ends its
-    thread.
+    the real streams; in IPython the end of every cell checks too, and so does
+    the interpreter's exit. For Ctrl-C, a terminal display started on the main
+    thread takes the place of Python's SIGINT handler while it runs and stops
+    before raising KeyboardInterrupt, so the streams are the real ones by the
+    time any ``except`` clause runs. When the frame is gone, the display calls
+    ``on_abort()`` for what to show last, stops redrawing, restores
+    ``sys.stdout`` and ``sys.stderr`` and ends its thread.
 
     Args:
         console: the rich Console.
@@ -259,6 +263,7 @@ class LiveDisplay:
         self._streams = []  # (name, the stream replaced, our proxy)
         self._retired = []
         self._ipython = None
+        self._sigint = False  # our SIGINT handler is installed
         # Held for the whole of stop/abort: a second caller waits until the first is done.
         self._stop_lock = threading.RLock()
         self._stopped = False
@@ -285,14 +290,17 @@ class LiveDisplay:
             )
             self._live.start(refresh=True)
             self._redirect_streams()
-            # at least give the terminal its cursor back if the interpreter exits mid-fit
-            atexit.register(self.stop)
+            self._catch_sigint()
         elif self.mode == "jupyter":
             from IPython.display import display
 
             self._handle = display(self._snapshot(self.get_renderable()), display_id=True)
         if self._owner is not None:
             self._watch_ipython_cells()
+        if self._live is not None or self._owner is not None:
+            # The interpreter exiting mid-fit (an uncaught Ctrl-C) kills the thread below
+            # first: stop here, so a log gets its last line and a terminal its cursor.
+            atexit.register(self.abort)
         if self._period is None and self._owner is None:
             return  # a plain console with nothing to print nor watch: no thread
         self._next_draw = None if self._period is None else time.monotonic() + self._period
@@ -350,11 +358,13 @@ class LiveDisplay:
         self._done.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            # bounded: from a signal handler, the thread may wait for a lock this one holds
+            thread.join(timeout=2.0)
         self._owner = None  # the frame holds the model and data: drop it at once
         self._unwatch_ipython_cells()
+        self._release_sigint()
+        atexit.unregister(self.abort)
         if self._live is not None:
-            atexit.unregister(self.stop)
             for _, _, proxy in self._streams:
                 proxy.flush()  # a line printed without its newline, above the live region
             self._live.stop()
@@ -416,6 +426,31 @@ class LiveDisplay:
             proxy = _Redirected(self, stream)
             self._streams.append((name, stream, proxy))
             setattr(sys, name, proxy)
+
+    def _catch_sigint(self) -> None:
+        # Ctrl-C: stop before KeyboardInterrupt is raised, so that the streams are the real
+        # ones again by the time any handler of it runs. Only in place of Python's own
+        # handler (or of a stopped display's, left by a stop on another thread).
+        if self._owner is None or threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(signal.SIGINT)
+        stale = isinstance(getattr(current, "__self__", None), LiveDisplay) and current.__self__._stopped
+        if current is signal.default_int_handler or stale:
+            signal.signal(signal.SIGINT, self._on_sigint)
+            self._sigint = True
+
+    def _release_sigint(self) -> None:
+        # Only the main thread may set a handler; from another, ours stays and passes the
+        # signal on as Python's would.
+        if self._sigint and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._sigint = False
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.abort()
+        self._release_sigint()
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
 
     def _restore_streams(self) -> None:
         for name, stream, proxy in self._streams:
