@@ -2,7 +2,8 @@
 
 Measures, in one run with the variants alternating from repeat to repeat:
 
-* build_cnn's default network (the ``cnnlab demo`` set-up: 20 epochs, batch 32):
+* build_cnn's default network trained with ``default_recipe("digits")`` (the
+  ``cnnlab demo`` set-up, its augmentation preset included):
   accuracy on the held-out test split, trained on the same images as the
   trials (a quarter of the training split is held out to rank them:
   ``--validation-split``);
@@ -99,19 +100,19 @@ def _test_accuracy(model, data) -> float:
 
 
 def run_baseline(data, epochs: int, seed: int) -> dict:
+    """build_cnn's default network trained with default_recipe (its preset included)."""
     import keras
 
-    from keras_cnnlab.models import build_cnn, compile_for
+    from keras_cnnlab import build_cnn, default_recipe
 
     keras.utils.set_random_seed(seed)
-    model = build_cnn(data.input_shape, data.num_classes, seed=seed)
-    compile_for(model, data.y_train)
+    recipe = default_recipe(data, epochs=epochs)
+    model = build_cnn(data.input_shape, data.num_classes, seed=seed,
+                      augmentation=recipe.augmentation_for(data, seed=seed))
     start = time.perf_counter()
-    model.fit(
-        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-        epochs=epochs, batch_size=32, verbose=0,
-    )
-    return dict(test_accuracy=_test_accuracy(model, data), seconds=time.perf_counter() - start)
+    recipe.fit(model, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0)
+    return dict(test_accuracy=recipe.evaluate(model, data.x_test, data.y_test),
+                seconds=time.perf_counter() - start)
 
 
 def _fit_seconds(tuner) -> float:
@@ -234,7 +235,8 @@ def build_cnn_config(hp) -> dict:
 
     The keys follow bench/README.md's ``config`` row: build_cnn's arguments,
     ``augmentation`` (a preset name) with ``augment_strength``, ``learning_rate``
-    and ``batch_size``. The optimizer is left to the accuracy benchmark's recipe.
+    and ``batch_size``, and the recipe's levers the trial set (``optimizer``,
+    ``weight_decay``, ``label_smoothing``, ``schedule``).
     """
     values = hp.values
     blocks = range(1, int(values["num_blocks"]) + 1)
@@ -258,6 +260,10 @@ def build_cnn_config(hp) -> dict:
         head_dropout=_rounded(values.get("head_dropout") or 0.0),
         learning_rate=_rounded(values["learning_rate"]),
     )
+    # The recipe's levers the trial tuned (bench_accuracy.py trains with them).
+    for key in ("optimizer", "weight_decay", "label_smoothing", "schedule"):
+        if key in values:
+            config[key] = _rounded(values[key])
     if values.get("batch_size"):
         config["batch_size"] = values["batch_size"]
     if values.get("augmentation") not in (None, "none"):
@@ -372,7 +378,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="repeats (seeds); medians are reported")
     parser.add_argument("--max-epochs", type=int, default=9, help="Hyperband's max_epochs (budget)")
     parser.add_argument("--random-epochs", type=int, default=9, help="epochs of each random trial")
-    parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs of build_cnn's default")
+    parser.add_argument("--baseline-epochs", type=int, default=None,
+                        help="epochs of the default and of the retrained best (default: the recipe's)")
     parser.add_argument("--objective", default="val_accuracy", help="the tuners' objective")
     parser.add_argument("--validation-split", type=float, default=VALIDATION_SPLIT,
                         help="share of the training images the trials are ranked on")
@@ -403,6 +410,10 @@ def main(argv=None) -> int:
     # Tiny smoke models train faster step by step than traced.
     compile_kwargs = dict(run_eagerly=True) if args.smoke else None
     directory = args.directory or tempfile.mkdtemp(prefix="bench_tuning_")
+    if args.baseline_epochs is None:
+        from keras_cnnlab import default_recipe
+
+        args.baseline_epochs = default_recipe(data).epochs
     if args.one_search:
         print("RESULT " + json.dumps(one_search(args, data, space, directory, compile_kwargs)))
         return 0

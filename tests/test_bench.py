@@ -22,6 +22,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import _common  # noqa: E402
+import bench_accuracy  # noqa: E402
 import run_all  # noqa: E402
 
 
@@ -250,15 +251,21 @@ def test_bench_accuracy_smoke(tmp_path):
         "met": None, "command": "c", "config": {"filters": [4], "head_units": [16], "epochs": 1},
     }]))
     rows = smoke_rows(tmp_path, "bench_accuracy.py", "--tuning-json", str(tuning))
-    cnn = find(rows, "Accuracy: build_cnn default recipe (")
-    assert cnn["target"] == "mean > SVC mean" and isinstance(cnn["met"], bool) and cnn["ratio"] > 0
+    cnn = find(rows, "Accuracy: build_cnn with default_recipe('digits') (")
+    assert cnn["target"].startswith("mean >= 0.994, beats the SVC on >= 4/5 splits")
+    assert isinstance(cnn["met"], bool) and cnn["ratio"] > 0
+    preset = find(rows, "Accuracy: preset 'digits' against 'none'")
+    assert preset["target"] == "mean > 'none' mean" and "beats 'none' on " in preset["value"]
     tuned = find(rows, "Accuracy: tuner-best configuration {")
     assert '"filters": [4]' in tuned["figure"] and tuned["ratio"] > 0
-    svc = find(rows, "Accuracy: SVC (RBF")
+    svc = find(rows, "Accuracy: SVC (RBF; C in [10.0], gamma in [0.1] by 2-fold GridSearchCV), digits")
     dense = find(rows, "Accuracy: plain dense network")
     for row in (cnn, tuned, dense):
         assert row["baseline"].startswith("SVC: " + svc["value"].split(";")[0])
         assert "beats the SVC on " in row["value"] and row["value"].endswith("per split")
+    for name in ("light", "standard"):
+        row = find(rows, f"Accuracy: preset '{name}' against 'none' under default_recipe('lfw_subset')")
+        assert isinstance(row["met"], bool) and row["baseline"].startswith("'none': ")
     assert " +/- " in svc["value"]
 
 
@@ -283,17 +290,16 @@ def test_bench_backends_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_bench_tuning_smoke_hands_on_a_configuration_build_cnn_takes(tmp_path):
-    from keras_cnnlab import build_cnn
+    from keras_cnnlab import build_cnn, default_recipe
 
     rows = smoke_rows(tmp_path, "bench_tuning.py")
     overhead = [row for row in rows if "tuner overhead per trial" in row["figure"]]
     assert len(overhead) == 2 and all(row["target"] == "< 10%" for row in overhead)
     retrained = find(rows, "Tuning: Hyperband's best configuration retrained")
     config = dict(retrained["config"])
-    for key in ("learning_rate", "batch_size", "augmentation", "augment_strength"):
-        config.pop(key, None)
-    model = build_cnn((8, 8, 1), 10, **config)  # what bench_accuracy.py does with it
-    assert model.output_shape == (None, 10)
+    kwargs, recipe, strength = bench_accuracy.split_config(config, default_recipe("digits"))
+    model = build_cnn((8, 8, 1), 10, **kwargs)  # what bench_accuracy.py does with it
+    assert model.output_shape == (None, 10) and recipe.epochs >= 1 and strength >= 0
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from keras_cnnlab import ConvBlock, cli
+from keras_cnnlab.augment import PRESET_FOR_DATA
 from keras_cnnlab.models import ARCHITECTURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def test_bad_arguments_give_one_line_and_status_2(argv, names, capsys):
 
 def test_architecture_choices_follow_the_models():
     assert set(cli.ARCHS) == {"default", *ARCHITECTURES}
-    assert set(cli.AUTO_PRESET) == set(cli.DATASETS)
+    assert set(cli.DATASETS) <= set(PRESET_FOR_DATA)
 
 
 # -- outputs are never overwritten ----------------------------------------------------
@@ -146,7 +147,7 @@ def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
         assert (new / name).stat().st_size > 0, name
     metrics = json.loads((new / "metrics.json").read_text())
     assert metrics["arch"] == "two_conv" and metrics["augment"] == "digits"
-    assert metrics["epochs"] == 2 and len(metrics["history"]["val_accuracy"]) == 2
+    assert metrics["recipe"]["epochs"] == 2 and len(metrics["history"]["val_accuracy"]) == 2
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert f"test accuracy {metrics['test_accuracy']:.4f}" in stdout
     assert "Epoch 2/2" in stdout  # the training report

@@ -54,7 +54,7 @@ def test_one_hot_and_limit():
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [
-        (dict(name="imagenet"), r"`name`.*'digits', 'mnist'"),
+        (dict(name="imagenet"), r"`name`.*'digits', 'lfw_subset', 'mnist'"),
         (dict(validation_split=1.5), r"`validation_split`.*\[0, 1\)"),
         (dict(test_split=-0.1), r"`test_split`"),
         (dict(limit=0), r"`limit`"),
