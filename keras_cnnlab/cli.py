@@ -487,13 +487,18 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     callbacks = _need("callbacks", "The training report")
     report = callbacks.RichTrainingReport(batch_size=recipe.batch_size)
     monitor = callbacks.OverfittingGapMonitor(metric="accuracy", patience=patience)
+    last_epoch = _LastEpochWeights()
     recipe.compile(model, data.y_train, images=data.x_train)
-    history = model.fit(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=recipe.epochs, batch_size=recipe.batch_size,
-        callbacks=[monitor, report], verbose=0,
-    )
+    title = f"{dataset}: network {arch!r}, augmentation {described!r}"
+    try:
+        history = model.fit(
+            data.x_train, data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=recipe.epochs, batch_size=recipe.batch_size,
+            callbacks=[monitor, report, last_epoch], verbose=0,
+        )
+    except KeyboardInterrupt:
+        return _save_interrupted(out, model, last_epoch, report, title)
     test_loss, _ = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
     test_accuracy = recipe.evaluate(model, data.x_test, data.y_test)
     seconds = time.perf_counter() - start
@@ -501,7 +506,7 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "model.keras"
     model.save(model_path)
-    curves = _save_curves(history, out / "curves.png", f"{dataset}: network {arch!r}, augmentation {described!r}")
+    curves = _save_curves(history, out / "curves.png", title)
     (out / "report.txt").write_text(report.export_text(), encoding="utf-8")
     metrics = {
         "dataset": dataset,
@@ -516,7 +521,7 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
         "test_accuracy": float(test_accuracy),
         "params": int(model.count_params()),
         "seconds": round(seconds, 1),
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": _history(history),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(
@@ -529,6 +534,62 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     print(f"  report   {out / 'report.txt'}")
     print(f"  metrics  {out / 'metrics.json'}")
     return 0
+
+
+def _history(history) -> dict:
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+class _LastEpochWeights:
+    """A Keras callback keeping a copy of the weights at the end of every epoch.
+
+    What ``cnnlab train`` saves when Ctrl-C stops ``fit`` mid-epoch: the model as
+    the last completed epoch left it. A plain class made a Callback lazily, so
+    that importing the CLI does not import Keras.
+    """
+
+    def __new__(cls):
+        import keras
+
+        class LastEpochWeights(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.weights, self.epochs = None, 0
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.weights = [w.numpy() if hasattr(w, "numpy") else w for w in self.model.get_weights()]
+                self.epochs = epoch + 1
+
+        return LastEpochWeights()
+
+
+def _save_interrupted(out: Path, model, last_epoch, report, title: str) -> int:
+    """Ctrl-C in ``fit``: save the report, the curves and the last completed epoch's model."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.txt").write_text(report.export_text(), encoding="utf-8")
+    saved = [("report", out / "report.txt")]
+    history = getattr(model, "history", None)
+    if last_epoch.weights is not None:
+        model.set_weights(last_epoch.weights)
+        model.save(out / "model.keras")
+        saved.insert(0, ("model", out / "model.keras"))
+        if history is not None and history.history:
+            curves = _save_curves(history, out / "curves.png", f"{title} (interrupted)")
+            saved.insert(1, ("curves", curves))
+    metrics = {
+        "interrupted": True,
+        "epochs_completed": last_epoch.epochs,
+        "history": _history(history) if history is not None else {},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    saved.append(("metrics", out / "metrics.json"))
+    done = last_epoch.epochs
+    what = (f"the model after epoch {done} (the last one completed; not evaluated on the test split)"
+            if done else "no completed epoch, so no model")
+    print(f"{PROG}: interrupted; saved {what} to {out}/:", file=sys.stderr)
+    for name, path in saved:
+        print(f"  {name:<8} {path}", file=sys.stderr)
+    return 130
 
 
 # -- commands -------------------------------------------------------------------------

@@ -314,3 +314,51 @@ def test_demo_in_a_shell(tmp_path):
     assert f"saved to {out}/" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "digits" and metrics["augment"] == "digits"
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_train_saves_the_last_completed_epoch_and_says_where(tmp_path, capsys, monkeypatch):
+    from keras_cnnlab import callbacks
+
+    class CtrlCInThirdEpoch(callbacks.OverfittingGapMonitor):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks, "OverfittingGapMonitor", CtrlCInThirdEpoch)
+    out = tmp_path / "run"
+    code, stdout, err = run(
+        ["train", "--arch", "two_conv", "--epochs", "5", "--limit", "160", "--batch-size", "64",
+         "--out", out], capsys,
+    )
+    assert code == 130
+    assert "interrupted; saved the model after epoch 2" in err and str(out) in err
+    for name in cli.RUN_FILES:
+        assert (out / name).stat().st_size > 0, name
+        assert str(out / name) in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["epochs_completed"] == 2
+    assert len(metrics["history"]["val_accuracy"]) == 2
+    assert "Stopped      fit raised after epoch 2/5" in (out / "report.txt").read_text()
+    # The saved model is the one the second epoch left: its validation accuracy again.
+    model = keras.saving.load_model(out / "model.keras")
+    data = cli._load_data("digits", seed=0, limit=160)
+    _, accuracy = model.evaluate(data.x_val, data.y_val, verbose=0)
+    assert accuracy == pytest.approx(metrics["history"]["val_accuracy"][-1], abs=1e-6)
+
+
+def test_ctrl_c_before_the_first_epoch_ends_saves_the_report_only(tmp_path, capsys, monkeypatch):
+    from keras_cnnlab import callbacks
+
+    class CtrlCAtOnce(callbacks.OverfittingGapMonitor):
+        def on_epoch_begin(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks, "OverfittingGapMonitor", CtrlCAtOnce)
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--arch", "two_conv", "--epochs", "2", "--limit", "160", "--out", out], capsys)
+    assert code == 130 and "no completed epoch, so no model" in err
+    assert (out / "report.txt").exists() and not (out / "model.keras").exists()
+    assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 0

@@ -147,6 +147,7 @@ class _Run:
         self.epoch_start = None
         self.val_start = None
         self.phase = "starting"
+        self.interrupted = None  # where fit raised, when it did
         self.step = 0
         self.val_step = 0
         self.batch_logs = None
@@ -398,10 +399,14 @@ class RichTrainingReport(ProgbarLogger):
         time_line = (f"{_fmt_seconds(s.seconds)} in all, {_fmt_seconds(s.train_seconds)} in training "
                      f"steps; {throughput}")
         lines.append(("Time", time_line.split(" "), " "))
+        if self._run.interrupted:
+            lines.append(("Stopped", f"fit raised {self._run.interrupted} (Ctrl-C or an error)".split(" "), " "))
         return _labelled_lines(lines, width or self._console.width)
 
     def renderable(self, width: int | None = None) -> Group:
         """Trial header (in a search), epoch table and summary, as one renderable."""
+        if self._run.display is not None:
+            self._run.display.check()  # a fit that raised: its interrupted line comes first
         parts = []
         if self._run.trial:
             parts.append(Text(self._run.trial, style="bold magenta"))
@@ -644,6 +649,7 @@ class RichTrainingReport(ProgbarLogger):
         else:
             steps = f"/{run.steps}" if run.steps else ""
             where = f"in epoch {run.epoch + 1}{total} at step {run.step}{steps}"
+        run.interrupted = where
         note = Text(f"Training interrupted {where}: fit raised (Ctrl-C or an error) before it ended.",
                     style="yellow")
         if run.mode == "jupyter":
