@@ -242,6 +242,13 @@ def build_architecture(name: str, input_shape, num_classes, **overrides) -> kera
 def label_encoding(labels) -> str:
     """``"sparse"`` for integer class ids, ``"one_hot"`` for one-hot (or soft) rows."""
     y = np.asarray(labels)
+    if y.dtype.kind not in "biuf":
+        examples = np.unique(y.ravel()[:1000])[:3].tolist() if y.dtype.kind in "USO" else y.ravel()[:3].tolist()
+        raise ValueError(
+            "Invalid value for argument `labels`: expected integer class ids or one-hot rows; "
+            f"received {y.dtype} values such as {examples}. Encode them as ids first: "
+            "`class_names, y = np.unique(labels, return_inverse=True)`."
+        )
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
         if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
             raise ValueError(
@@ -264,12 +271,59 @@ def label_encoding(labels) -> str:
     )
 
 
-def _num_outputs(model) -> int:
-    return int(model.outputs[0].shape[-1])
+def _model_input_shape(model, images=None) -> tuple | None:
+    """The input shape (batch axis included) of ``model``, or of ``images``; None if unknown."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
+        inputs = None
+    if inputs:
+        return tuple(inputs[0].shape)
+    if images is not None and len(getattr(images, "shape", ())) == 4:
+        return (None, *images.shape[1:])
+    built = getattr(model, "_build_shapes_dict", None)  # what model.build(shape) was given
+    if model.built and built and len(built) == 1:
+        return tuple(next(iter(built.values())))
+    return None
+
+
+def _num_outputs(model, images=None) -> int:
+    """Output units of ``model``: from its symbolic outputs, or by tracing a subclassed one."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        outputs = None
+    if outputs:
+        return int(outputs[0].shape[-1])
+    shape = _model_input_shape(model, images)
+    if shape is None:
+        raise ValueError(
+            f"compile_for cannot tell how many outputs {type(model).__name__} has: it is a "
+            "subclassed model that is not built. Pass the training images (`images=x_train`), "
+            "or build it first (`model.build((None, height, width, channels))`)."
+        )
+    try:
+        spec = model.compute_output_spec(keras.KerasTensor((1, *shape[1:])))
+    except Exception as error:  # whatever the model's call raises for this shape
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in lines if "incompatible" in line or "expected" in line), lines[0] if lines else "")
+        raise ValueError(
+            f"{type(model).__name__} does not run on images of shape {tuple(shape[1:])}: "
+            f"{_strip_ansi(detail)} Check the images' shape (channels last?) against the model."
+        ) from None
+    return int(spec.shape[-1])
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def _output_activation(model) -> str:
     """The name of the last layer's activation (``"linear"`` for none)."""
+    if not model.layers:
+        return "softmax"
     last = model.layers[-1]
     act = getattr(last, "activation", "softmax")
     if act is None:
@@ -314,10 +368,10 @@ def loss_for_labels(
     return keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
 
 
-def check_labels(model, labels, loss=None) -> None:
+def check_labels(model, labels, loss=None, *, images=None) -> None:
     """Raise a clear error when ``labels`` do not fit ``model``'s output or ``loss``."""
     y = np.asarray(labels)
-    outputs = _num_outputs(model)
+    outputs = _num_outputs(model, images)
     encoding = label_encoding(y)
     name = _loss_name(loss)
     if encoding == "one_hot" and name in _SPARSE:
@@ -363,12 +417,14 @@ def check_labels(model, labels, loss=None) -> None:
 _RANGE_WARNED = False
 
 
-def check_images(images, *, expected_range=(0.0, 1.0), data_format=None) -> None:
-    """Check a batch of images before training: 4-D, and in the expected value range.
+def check_images(images, *, expected_range=(0.0, 1.0), data_format=None, input_shape=None) -> None:
+    """Check a batch of images before training: 4-D, finite, of the model's shape and range.
 
-    Raises a ValueError for 3-D grayscale input (with the fix) and warns once per
-    process when values look like raw 0..255 pixels while ``expected_range`` is
-    ``(0, 1)``.
+    Raises a ValueError for 3-D grayscale input (with the fix), for NaN or infinite
+    values, and for images whose shape differs from ``input_shape`` (the model's,
+    batch axis included; channels-first images for a channels-last model are named
+    as such). Warns once per process when values look like raw 0..255 pixels while
+    ``expected_range`` is ``(0, 1)``.
     """
     global _RANGE_WARNED
     x = np.asarray(images) if not hasattr(images, "shape") else images
@@ -381,6 +437,17 @@ def check_images(images, *, expected_range=(0.0, 1.0), data_format=None) -> None
         raise ValueError(
             f"Images must be 4-D (batch, height, width, channels); received shape {tuple(x.shape)}."
         )
+    if input_shape is not None:
+        _check_image_shape(tuple(x.shape[1:]), tuple(input_shape[1:]))
+    if np.issubdtype(np.asarray(x[:1]).dtype, np.floating):
+        bad = ~np.isfinite(np.asarray(x))
+        if bad.any():
+            where = np.argwhere(bad.reshape(len(x), -1).any(axis=1)).ravel()
+            raise ValueError(
+                f"Invalid value for argument `images`: {len(where)} image(s) hold NaN or infinite "
+                f"values (the first at index {int(where[0])}). Fix or drop them before training "
+                "(`keep = np.isfinite(x).all(axis=(1, 2, 3))`)."
+            )
     high = float(np.max(np.asarray(x[: min(len(x), 256)])))
     if expected_range[1] <= 1.0 and high > 1.5 and not _RANGE_WARNED:
         _RANGE_WARNED = True
@@ -390,6 +457,21 @@ def check_images(images, *, expected_range=(0.0, 1.0), data_format=None) -> None
             UserWarning,
             stacklevel=3,
         )
+
+
+def _check_image_shape(got: tuple, expected: tuple) -> None:
+    if len(got) != len(expected) or all(e is None or g == e for g, e in zip(got, expected)):
+        return
+    if len(got) == 3 and got[1:] + got[:1] == expected:
+        fix = "they are channels-first: move the channel axis last with `x = np.moveaxis(x, 1, -1)`"
+    elif len(got) == 3 and got[2:] + got[:2] == expected:
+        fix = "they are channels-last but the model is channels-first: `x = np.moveaxis(x, -1, 1)`"
+    else:
+        fix = "resize them, or build the model for their shape"
+    raise ValueError(
+        f"Invalid value for argument `images`: each image has shape {got} but the model takes "
+        f"{expected}; {fix}."
+    )
 
 
 def compile_for(
@@ -410,19 +492,21 @@ def compile_for(
     crossentropy, one-hot labels categorical crossentropy, one output unit binary
     crossentropy, and a model without output activation ``from_logits=True``.
     A ``loss`` given explicitly is checked against the labels. ``images``, if
-    given, are checked with :func:`check_images`. ``label_smoothing`` (in [0, 1))
+    given, are checked with :func:`check_images` against the model's input
+    shape; a subclassed model that is not built yet needs them (or
+    ``model.build(shape)``) to know its outputs. ``label_smoothing`` (in [0, 1))
     smooths the chosen loss's targets, integer ids included; to train with a whole
     recipe (optimizer, schedule, smoothing, epochs) see :class:`keras_cnnlab.Recipe`.
 
     Returns:
         The model, compiled.
     """
-    check_labels(model, labels, loss)
     if images is not None:
-        check_images(images)
+        check_images(images, input_shape=_model_input_shape(model))
+    check_labels(model, labels, loss, images=images)
     if loss is None:
         loss = loss_for_labels(
-            labels, _num_outputs(model), from_logits=_output_is_logits(model),
+            labels, _num_outputs(model, images), from_logits=_output_is_logits(model),
             label_smoothing=label_smoothing,
         )
     elif label_smoothing:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from keras_cnnlab import build_architecture, build_cnn, compile_for, models, shapes
+from keras_cnnlab import ConvBlock, build_architecture, build_cnn, compile_for, models, shapes
 from keras_cnnlab.testing import cnn_cases
 
 
@@ -186,3 +186,56 @@ def test_a_default_cnn_learns_digits():
     model.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     assert accuracy > 0.9, accuracy
+
+
+class Subclassed(keras.Model):
+    """A user's subclassed network with the package's blocks inside."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.block = ConvBlock(4)
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.head = keras.layers.Dense(classes, activation="softmax")
+
+    def call(self, x, training=False):
+        return self.head(self.pool(self.block(x, training=training)))
+
+
+@pytest.mark.multibackend
+def test_compile_for_a_subclassed_model_given_images_or_built():
+    x = np.random.default_rng(0).random((20, 8, 8, 1), dtype="float32")
+    y = np.arange(20) % 10
+    model = compile_for(Subclassed(), y, images=x)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    model.fit(x, y, epochs=1, verbose=0)
+    built = Subclassed(classes=4)
+    built.build((None, 8, 8, 1))
+    with pytest.raises(ValueError, match="labels run from 0 to 9 but the model has 4 outputs"):
+        compile_for(built, y)  # the output count comes from the model itself
+
+
+def test_compile_for_an_unbuilt_subclassed_model_without_images_says_what_to_pass():
+    with pytest.raises(ValueError, match=r"not built\. Pass the training images \(`images=x_train`\)"):
+        compile_for(Subclassed(), np.arange(10))
+
+
+def test_string_labels_are_refused_with_the_encoding_fix():
+    with pytest.raises(ValueError, match=r"`labels`.*such as \['cat', 'dog'\].*np\.unique\(labels, return_inverse=True\)"):
+        compile_for(_tiny(), np.array(["dog", "cat", "dog"]))
+
+
+def test_images_of_another_layout_or_not_finite_are_refused():
+    model = build_cnn((8, 8, 1), 10, filters=(4,), head_units=())
+    x = np.random.default_rng(0).random((6, 8, 8, 1), dtype="float32")
+    y = np.arange(6)
+    with pytest.raises(ValueError, match=r"shape \(1, 8, 8\) but the model takes \(8, 8, 1\); they are channels-first: .*np\.moveaxis\(x, 1, -1\)"):
+        compile_for(model, y, images=np.moveaxis(x, -1, 1))
+    with pytest.raises(ValueError, match=r"shape \(8, 8, 3\) but the model takes \(8, 8, 1\)"):
+        compile_for(model, y, images=np.repeat(x, 3, axis=-1))
+    for bad in (np.nan, np.inf):
+        broken = x.copy()
+        broken[4, 2, 2, 0] = bad
+        with pytest.raises(ValueError, match=r"1 image\(s\) hold NaN or infinite values \(the first at index 4\)"):
+            compile_for(model, y, images=broken)
+    with pytest.raises(ValueError, match=r"Subclassed does not run on images of shape \(1, 8, 8\)"):
+        compile_for(Subclassed(), y, images=np.moveaxis(x, -1, 1))
