@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 PROG = "cnnlab"
@@ -361,6 +362,12 @@ def _load_data(name: str, *, seed: int, limit: int | None = None):
     except RuntimeError as error:
         message = str(error).replace("load_dataset('digits')", "--dataset digits")
         raise CLIError(message) from None
+    except ValueError as error:
+        message = str(error)
+        if "`limit`: limit=" not in message:
+            raise
+        message = message.replace("Invalid value for argument `limit`: limit=", "--limit ")
+        raise CLIError(message.replace("Use limit=", "Use --limit ")) from None
 
 
 def _run_dir(out: Path, overwrite: bool) -> Path:
@@ -673,6 +680,13 @@ def _load_model(path: Path):
         raise CLIError(f"{path}: no such file.")
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise CLIError(f"{path}: expected a model saved as .keras.")
+    if path.is_dir():
+        raise CLIError(f"{path} is a directory; give the .keras file a model was saved to.")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise CLIError(
+            f"{path} is not a Keras model file: a .keras file is the zip archive `model.save(path)` "
+            "writes, and this one is not a zip archive."
+        )
     import keras
 
     import keras_cnnlab.blocks  # noqa: F401  (registers ConvBlock and ClassifierHead)

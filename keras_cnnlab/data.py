@@ -245,6 +245,32 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
     return rng.permutation(kept), rng.permutation(held_out)
 
 
+def _split_sizes(limit: int, n_train: int, n_test: int, validation_split: float) -> tuple[int, int, int]:
+    """(train, validation, test) image counts that ``limit`` leaves (as load_dataset splits)."""
+    limit = min(limit, n_train)
+    test = int(round(limit / n_train * n_test)) if limit < n_train else n_test
+    val = int(round(validation_split * limit))
+    return limit - val, val, test
+
+
+def _check_limit(limit: int, n_train: int, n_test: int, validation_split: float, classes: int) -> None:
+    """Refuse a ``limit`` that leaves a split empty or fewer training images than classes."""
+
+    def enough(candidate):
+        train, val, test = _split_sizes(candidate, n_train, n_test, validation_split)
+        return train >= classes and test >= 1 and (val >= 1 or validation_split == 0)
+
+    if enough(limit):
+        return
+    train, val, test = _split_sizes(limit, n_train, n_test, validation_split)
+    smallest = next((n for n in range(limit + 1, n_train + 1) if enough(n)), n_train)
+    raise ValueError(
+        f"Invalid value for argument `limit`: limit={limit} leaves {train} training, {val} "
+        f"validation and {test} test images for {classes} classes (validation_split="
+        f"{validation_split:g}). Use limit={smallest} or more."
+    )
+
+
 def _check_fraction(value, name):
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
         raise ValueError(
@@ -306,6 +332,7 @@ def load_dataset(
     if limit is not None:
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"Invalid value for argument `limit`. Expected a positive int. Received limit={limit!r}.")
+        _check_limit(limit, len(x_train), len(x_test), validation_split, len(_CLASS_NAMES[name]))
         if limit < len(x_train):
             frac = limit / len(x_train)
             _, keep = _stratified_split(y_train, frac, rng)

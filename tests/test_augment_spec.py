@@ -147,6 +147,17 @@ def test_strength_that_leaves_the_range_names_factor_and_limit():
         PRESETS["strong"].spec.scaled(-1)
 
 
+def test_strength_limit_is_the_tightest_factor_and_honours_an_open_range():
+    # zoom's range is [0, 1): zoom 0.1 allows strengths below 10, not 10 itself.
+    with pytest.raises(ValueError, match=r"from 0.1 to 1, outside its valid range \[0, 1\)\. Use a strength below 10 "):
+        parse_augment_spec("zoom0.1").scaled(10)
+    # The limit named is the one of the factor that leaves its range first (rotation 0.5).
+    spec = parse_augment_spec("rot0.1-zoom0.1")
+    with pytest.raises(ValueError, match=r"strength at most 5 \(where `rotation` reaches 0.5\)"):
+        spec.scaled(10)
+    assert spec.scaled(5).rotation == 0.5  # the limit quoted is allowed
+
+
 def test_replace_rejects_unknown_factors():
     with pytest.raises(ValueError, match=r"Unknown augmentation factor\(s\) \['rotate'\]. Valid names: flip, rotation"):
         AugmentSpec().replace(rotate=0.1)

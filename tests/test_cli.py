@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -221,17 +222,23 @@ def test_trace_saved_model(tmp_path, capsys):
         (["trace"], "either a saved model"),
         (["trace", "m.keras", "--arch", "simple"], "not both"),
         (["trace", "missing.keras"], "no such file"),
-        (["trace", "junk.keras"], "could not load it"),
+        (["trace", "junk.keras"], "junk.keras is not a Keras model file: a .keras file is the zip archive"),
+        (["trace", "other.keras"], "other.keras: could not load it as a Keras model"),
+        (["trace", "folder.keras"], "is a directory"),
         (["trace", "notes.txt"], "expected a model saved as .keras"),
     ],
 )
 def test_trace_errors_are_one_line(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     Path("junk.keras").write_text("not a zip")
+    with zipfile.ZipFile("other.keras", "w") as archive:  # a zip, but no model in it
+        archive.writestr("readme.txt", "hello")
+    Path("folder.keras").mkdir()
     Path("notes.txt").write_text("text")
     code, _, err = run(argv, capsys)
     assert code == 1
-    assert message in one_error_line(err)
+    line = one_error_line(err)
+    assert message in line and "File not found" not in line
 
 
 def test_trace_shows_the_arithmetic_that_fails(capsys):
@@ -362,3 +369,10 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_the_report_only(tmp_path, caps
     assert code == 130 and "no completed epoch, so no model" in err
     assert (out / "report.txt").exists() and not (out / "model.keras").exists()
     assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 0
+
+
+def test_a_limit_too_small_for_the_splits_is_one_line_with_the_fix(capsys):
+    code, out, err = run(["train", "--limit", "5", "--epochs", "1"], capsys)
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert line.startswith("cnnlab: error: --limit 5 leaves") and line.endswith("Use --limit 11 or more.")

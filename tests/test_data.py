@@ -164,3 +164,11 @@ def test_offline_and_not_cached_names_the_cache_path(keras_home, monkeypatch):
 
 def test_cache_dir_follows_keras_home(keras_home):
     assert data_module.keras_cache_dir() == keras_home
+
+
+def test_a_limit_too_small_for_the_splits_is_refused_with_the_smallest_that_works():
+    with pytest.raises(ValueError, match=r"`limit`: limit=5 leaves 5 training, 0 validation and 1 test images for 10 classes.*Use limit=11 or more"):
+        load_dataset("digits", limit=5)
+    data = load_dataset("digits", limit=11)  # the smallest quoted works
+    assert len(data.x_val) >= 1 and len(data.x_test) >= 1 and len(data.x_train) >= 10
+    assert len(load_dataset("digits", limit=10, validation_split=0.0).x_val) == 0  # no validation asked

@@ -264,16 +264,21 @@ class AugmentSpec:
         if strength == 1.0:
             return self
         changes = {"flip": self.flip if strength > 0 else None}
-        for name, factor in FACTORS.items():
-            value = round(getattr(self, name) * strength, 6)
-            if not factor.contains(value):
-                raise ValueError(
-                    f"Invalid value for argument `strength`: strength={strength:g} scales "
-                    f"`{name}` from {getattr(self, name):g} to {value:g}, outside its valid "
-                    f"range {factor.interval}. Use a smaller strength (at most "
-                    f"{factor.high / getattr(self, name):.3g} here) or lower `{name}`."
-                )
-            changes[name] = value
+        for name in FACTORS:
+            changes[name] = round(getattr(self, name) * strength, 6)
+        outside = [name for name, factor in FACTORS.items() if not factor.contains(changes[name])]
+        if outside:
+            # The largest strength every factor allows: the tightest of their limits.
+            limits = {name: FACTORS[name].high / getattr(self, name) for name in FACTORS if getattr(self, name)}
+            tightest = min(limits, key=lambda name: (limits[name], FACTORS[name].high_inclusive))
+            bound = "at most" if FACTORS[tightest].high_inclusive else "below"
+            name = outside[0]
+            raise ValueError(
+                f"Invalid value for argument `strength`: strength={strength:g} scales "
+                f"`{name}` from {getattr(self, name):g} to {changes[name]:g}, outside its valid "
+                f"range {FACTORS[name].interval}. Use a strength {bound} {limits[tightest]:.3g} "
+                f"(where `{tightest}` reaches {FACTORS[tightest].high:g}), or lower `{name}`."
+            )
         return dataclasses.replace(self, **changes)
 
     # -- serialization -------------------------------------------------------------
