@@ -415,8 +415,11 @@ class RichTrainingReport(ProgbarLogger):
 
     def _opening(self) -> list:
         parts = []
-        if self._run.trial:
-            parts.append(Rule(self._run.trial, characters="=", style="magenta"))
+        trial = self._run.trial
+        if trial and len(trial) + 6 <= self._console.width:
+            parts.append(Rule(trial, characters="=", style="magenta"))
+        elif trial:  # a Rule would cut its title with "...": the whole header, wrapped
+            parts += [Rule(characters="=", style="magenta"), Text(trial, style="bold magenta")]
         parts.append(Text(self._header()))
         return parts
 
@@ -1057,36 +1060,65 @@ def _wait_for_device(model) -> None:
 
 
 def _tuner_context():
-    """("Trial <id>: hp=value, ...", (objective, direction)) inside a KerasTuner search.
+    """("Trial #<n>...", (objective, direction)) inside a KerasTuner search.
 
+    Trials are numbered as KerasTuner numbers them ("Search: Running Trial #1"
+    for trial_id "0"). The hyperparameters follow when KerasTuner printed no
+    table of them in this process (``verbose=0``, a worker of a distributed
+    search); after its table only the values it cut short are repeated, whole.
     Either is ``None`` when not found, or for an objective of several metrics.
     """
     if "keras_tuner" not in sys.modules:
         return None, None
-    header = objective = None
+    trial = tuner = objective = None
     frame = sys._getframe(1)
     for _ in range(40):
-        if frame is None or (header is not None and objective is not None):
+        if frame is None or (trial is not None and tuner is not None):
             break
         f_locals = frame.f_locals
-        trial = f_locals.get("trial")
+        candidate = f_locals.get("trial")
         if (
-            header is None
-            and trial is not None
-            and type(trial).__module__.startswith("keras_tuner")
-            and hasattr(trial, "hyperparameters")
+            trial is None
+            and candidate is not None
+            and _from_keras_tuner(candidate)
+            and hasattr(candidate, "hyperparameters")
         ):
-            values = getattr(trial.hyperparameters, "values", {}) or {}
-            settings = ", ".join(f"{k}={_fmt_hp(v)}" for k, v in values.items())
-            header = f"Trial {trial.trial_id}" + (f": {settings}" if settings else "")
-        tuner = f_locals.get("self")
-        if objective is None and type(tuner).__module__.startswith("keras_tuner"):
-            goal = getattr(getattr(tuner, "oracle", None), "objective", None)
+            trial = candidate
+        candidate = f_locals.get("self")
+        if tuner is None and _from_keras_tuner(candidate) and hasattr(candidate, "oracle"):
+            tuner = candidate
+            goal = getattr(tuner.oracle, "objective", None)
             name, direction = getattr(goal, "name", None), getattr(goal, "direction", None)
             if isinstance(name, str) and direction in ("min", "max") and type(goal).__name__ != "MultiObjective":
                 objective = (name, direction)
         frame = frame.f_back
-    return header, objective
+    return (_trial_header(trial, getattr(tuner, "oracle", None)) if trial is not None else None), objective
+
+
+def _from_keras_tuner(obj) -> bool:
+    """An instance of a KerasTuner class, or of a subclass of one (your own tuner)."""
+    return any(c.__module__.startswith("keras_tuner") for c in type(obj).__mro__)
+
+
+def _trial_header(trial, oracle) -> str:
+    """``Trial #<n>`` and the hyperparameters KerasTuner's own table did not show whole."""
+    display = getattr(oracle, "_display", None)
+    number = (getattr(display, "trial_number", None) or {}).get(trial.trial_id)
+    trials = getattr(oracle, "trials", None)
+    if number is None and isinstance(trials, dict) and trial.trial_id in trials:
+        number = list(trials).index(trial.trial_id) + 1  # what KerasTuner would number it
+    if number is None:
+        number = int(trial.trial_id) + 1 if str(trial.trial_id).isdigit() else trial.trial_id
+    values = getattr(trial.hyperparameters, "values", {}) or {}
+    verbose = getattr(display, "verbose", 0)
+    if isinstance(verbose, numbers.Real) and verbose >= 1:  # its table is just above
+        width = getattr(display, "col_width", 18)
+        values = {
+            k: v for k, v in values.items()
+            if not isinstance(v, numbers.Real) and len(str(v)) > width  # cut with "..." there
+        }
+    settings = ", ".join(f"{k}={_fmt_hp(v)}" for k, v in values.items())
+    return f"Trial #{number}" + (f": {settings}" if settings else "")
 
 
 def _base(key: str) -> str:

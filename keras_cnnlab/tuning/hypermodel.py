@@ -7,6 +7,7 @@ import gc
 import math
 import numbers
 import re
+import sys
 import time
 import warnings
 import weakref
@@ -25,7 +26,7 @@ from keras_cnnlab.models import (
     label_encoding,
     output_units,
 )
-from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
+from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy, gap_metric_name
 from keras_cnnlab.tuning.search_space import (
     Choice,
     Fixed,
@@ -341,6 +342,124 @@ def _is_array_like(x) -> bool:
     return hasattr(x, "shape") or isinstance(x, (list, tuple, dict))
 
 
+def _plain_stdout() -> bool:
+    """Standard output is a file, a pipe or CI (not a terminal, not Jupyter)."""
+    from keras_cnnlab.callbacks.console import make_console, render_mode
+
+    return render_mode(make_console(None)) == "plain"
+
+
+def _calling_tuner():
+    """The KerasTuner tuner whose search (or get_best_models) is calling the hypermodel, or None."""
+    base = keras_tuner.engine.base_tuner.BaseTuner
+    frame = sys._getframe(2)
+    for _ in range(12):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, base):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def _objective_names(oracle) -> list:
+    objective = getattr(oracle, "objective", None)
+    parts = getattr(objective, "objectives", None) or [objective]
+    return [getattr(o, "name", None) for o in parts]
+
+
+def _error_line(message) -> str:
+    """The exception line that closes a trial's traceback (``trial.message``), without the module path."""
+    lines = (message or "").rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    body = lines[starts[-1] + 1:] if starts else lines
+    error = []
+    for line in body:
+        if not error:
+            if line and not line[0].isspace():
+                error.append(line.strip())
+        elif line.strip() and not line[0].isspace():
+            error.append(line.strip())
+        else:
+            break
+    text = " ".join(error) or (lines[-1].strip() if lines else "") or "no error message was recorded"
+    text = re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*:)", "", text)  # tensorflow....InvalidArgumentError:
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _trial_number(oracle, trial_id) -> str:
+    """The trial's number as KerasTuner prints it ("Running Trial #1" for trial_id "0")."""
+    number = getattr(getattr(oracle, "_display", None), "trial_number", {}).get(trial_id)
+    if number is None and trial_id in oracle.trials:
+        number = list(oracle.trials).index(trial_id) + 1
+    return f"#{number}" if number is not None else repr(trial_id)
+
+
+def _failure_message(oracle, consecutive: bool):
+    """Why the search must raise: every trial failed, or KerasTuner's limit of failures in a row."""
+    ended = [oracle.trials[t] for t in oracle.end_order if t in oracle.trials]
+    failed = [t for t in ended if t.status == keras_tuner.engine.trial.TrialStatus.FAILED]
+    completed = any(t.status == keras_tuner.engine.trial.TrialStatus.COMPLETED for t in oracle.trials.values())
+    if not failed or (completed and not consecutive):
+        return None
+    if completed:  # the streak that reached max_consecutive_failed_trials
+        streak = []
+        for trial in reversed(ended):
+            if trial.status != keras_tuner.engine.trial.TrialStatus.FAILED:
+                break
+            streak.insert(0, trial)
+        first = streak[0] if streak else failed[0]
+        what = (
+            f"{len(streak)} trials in a row failed (the tuner's max_consecutive_failed_trials="
+            f"{getattr(oracle, 'max_consecutive_failed_trials', '?')}), so the search stopped"
+        )
+    else:
+        first = failed[0]
+        stopped = ", so the search stopped" if consecutive else ""
+        what = f"All {len(failed)} trial(s) of the search failed{stopped}; there is no best model"
+    return (
+        f"{what}. The first, trial {_trial_number(oracle, first.trial_id)}, failed with: "
+        f"{_error_line(first.message).rstrip('.')}. Fix that and run the search again (each "
+        "trial's traceback: tuner.oracle.trials[trial_id].message)."
+    )
+
+
+def _guard_search(tuner) -> None:
+    """Make ``tuner.search()`` raise, with the first failed trial's error, when its trials all fail.
+
+    KerasTuner 1.4 records a failed trial and goes on: a search whose every trial
+    fails returns normally (silently at ``verbose=0``) when it has fewer trials
+    than ``max_consecutive_failed_trials`` (3), and raises its RuntimeError with
+    the last trial's whole traceback otherwise. Wraps the tuner's
+    ``on_trial_end`` and ``on_search_end`` hooks once, on this tuner instance.
+    """
+    if getattr(tuner.on_search_end, "_keras_cnnlab_guard", False):
+        return
+    oracle = getattr(tuner, "oracle", None)
+    if not isinstance(getattr(oracle, "trials", None), dict) or not hasattr(oracle, "end_order"):
+        return  # a worker's client of a distributed search: the chief keeps the trials
+    on_trial_end, on_search_end = tuner.on_trial_end, tuner.on_search_end
+
+    def guarded_on_trial_end(trial):
+        try:
+            on_trial_end(trial)
+        except RuntimeError as error:
+            message = "consecutive failures" in str(error) and _failure_message(oracle, True)
+            if not message:
+                raise
+            raise RuntimeError(message) from None
+
+    def guarded_on_search_end():
+        on_search_end()
+        message = _failure_message(oracle, False)
+        if message:
+            raise RuntimeError(message)
+
+    guarded_on_search_end._keras_cnnlab_guard = True
+    tuner.on_trial_end, tuner.on_search_end = guarded_on_trial_end, guarded_on_search_end
+
+
 class _CosineSchedule(keras.callbacks.Callback):
     """Cosine decay of the learning rate over a trial's ``epochs``, epoch by epoch.
 
@@ -376,10 +495,21 @@ class CNNHyperModel(keras_tuner.HyperModel):
     and no trial can shrink a feature map to zero. Setting ``num_blocks``
     beyond the bound raises a ShapeError that shows the arithmetic.
 
-    ``fit`` adds :class:`GapPenalizedAccuracy` (``gap_penalty``), so a tuner
-    can use ``objective=gap_objective()``, and records the parameter count,
-    the time spent in ``model.fit`` and the epochs trained with each trial,
-    for :func:`results_table`.
+    ``fit`` records the parameter count, the time spent in ``model.fit`` and
+    the epochs trained with each trial, for :func:`results_table`; with
+    ``gap_penalty`` set it adds :class:`GapPenalizedAccuracy`, for
+    ``objective=gap_objective()``.
+
+    In a search, ``fit`` checks the labels (and the validation labels) against
+    ``num_classes`` and ``gap_penalty`` against the tuner's objective before
+    training: these errors would repeat in every trial, so they stop the search
+    at once (a ``keras_tuner.errors.FatalValueError``, a ValueError). When every
+    trial of a search fails anyway, ``search()`` raises a RuntimeError with the
+    first trial's error instead of returning with no best model.
+
+    Without ``report`` and without ``verbose`` given to ``search()``, trials
+    train with Keras's ``verbose=2`` (one plain line per epoch) when standard
+    output is a file, a pipe or CI, so logs hold no progress-bar control codes.
 
     Args:
         input_shape: ``(height, width, channels)`` of one image.
@@ -392,10 +522,16 @@ class CNNHyperModel(keras_tuner.HyperModel):
             best models in another process with the right loss compiled.
         output_activation: ``"softmax"``, ``"sigmoid"`` or ``None`` (logits).
         metrics: compiled metrics (``"accuracy"`` drives the default objectives).
-        gap_penalty: weight of the train/validation accuracy gap in
-            ``val_accuracy_minus_gap``; ``None`` to skip computing it.
+        gap_penalty: ``None`` (default) adds nothing; a weight such as ``1.0``
+            adds ``val_accuracy_minus_gap`` (the train/validation accuracy gap,
+            times this weight, taken from ``val_accuracy``) to every trial's
+            logs, for ``objective=gap_objective()``. That objective without a
+            ``gap_penalty`` raises a ValueError at the first trial.
         report: add a :class:`~keras_cnnlab.callbacks.RichTrainingReport` to
-            every trial (and silence Keras's progress bar).
+            every trial (and silence Keras's progress bar). Its header numbers
+            the trial as KerasTuner does (``Trial #1``) and lists the
+            hyperparameters, whole, only when KerasTuner printed no table of
+            them (``search(..., verbose=0)``).
         gap_monitor: add an :class:`~keras_cnnlab.callbacks.OverfittingGapMonitor`
             to every trial.
         max_blocks: upper bound on ``num_blocks`` when the space leaves it at
@@ -443,7 +579,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         labels=None,
         output_activation="softmax",
         metrics=("accuracy",),
-        gap_penalty: float | None = 1.0,
+        gap_penalty: float | None = None,
         report: bool = False,
         gap_monitor: bool = False,
         max_blocks: int = _DEFAULT_MAX_BLOCKS,
@@ -618,6 +754,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         if self.freeze_gc:
             _FREEZER.before_build()
+        tuner = _calling_tuner()
+        if tuner is not None:
+            _guard_search(tuner)
         choice = self._select(hp)
         inputs = keras.Input(self.input_shape, name="image")
         x = inputs
@@ -657,6 +796,31 @@ class CNNHyperModel(keras_tuner.HyperModel):
 
     # -- training ----------------------------------------------------------------------
 
+    def _check_num_classes(self, labels, what: str = "labels") -> None:
+        """A ValueError naming ``num_classes`` when ``labels`` hold more classes than it says."""
+        y = np.asarray(labels)
+        encoding = label_encoding(y)
+        if not y.size:
+            return
+        n = self.num_classes
+        if encoding == "one_hot":
+            needed, seen = y.shape[1], f"are one-hot with {y.shape[1]} columns"
+        else:
+            low, high = int(y.min()), int(y.max())
+            if low < 0:
+                raise ValueError(
+                    f"Invalid {what}: class ids must run from 0 to num_classes - 1, but the {what} "
+                    f"hold {low}. Encode them as ids 0..K-1 first: "
+                    "`class_names, y = np.unique(labels, return_inverse=True)`."
+                )
+            needed, seen = high + 1, f"run from {low} to {high}"
+        if needed > n:
+            raise ValueError(
+                f"Invalid value for argument `num_classes`: CNNHyperModel(num_classes={n}) builds "
+                f"models for classes 0..{n - 1}, but the {what} {seen}. Fix: "
+                f"CNNHyperModel(..., num_classes={needed}) (`data.num_classes` for load_dataset's data)."
+            )
+
     def _fit_labels(self, model, labels) -> None:
         y = np.asarray(labels)
         encoding = label_encoding(y)
@@ -685,11 +849,45 @@ class CNNHyperModel(keras_tuner.HyperModel):
             extra.append(RichTrainingReport())
         return extra
 
-    def fit(self, hp, model, *args, **kwargs):
-        """Train one trial's model: labels checked, batch size from ``hp``, figures recorded."""
+    def _check_search(self, tuner, args, kwargs):
+        """Errors every trial would repeat, raised once (KerasTuner stops the search on them)."""
+        names = _objective_names(getattr(tuner, "oracle", None)) if tuner is not None else []
+        if gap_metric_name() in names and self.gap_penalty is None:
+            raise ValueError(
+                f"Invalid value for argument `gap_penalty`: the tuner's objective "
+                f"{gap_metric_name()!r} is written by GapPenalizedAccuracy, which CNNHyperModel "
+                "adds only when asked. Fix: CNNHyperModel(..., gap_penalty=1.0) with "
+                "objective=gap_objective()."
+            )
+        needs_validation = [n for n in names if isinstance(n, str) and n.startswith("val_")]
+        given = len(args) > 2 or kwargs.get("validation_data") is not None or kwargs.get("validation_split")
+        if needs_validation and not given:
+            raise ValueError(
+                f"The tuner's objective {needs_validation[0]!r} needs validation data, and search() "
+                "got none. Fix: pass validation_data=(x_val, y_val) (or validation_split=0.2) to "
+                "search(), or use an objective without the val_ prefix."
+            )
         labels = _find_labels(args, kwargs)
         if labels is not None:
-            self._fit_labels(model, labels)
+            self._check_num_classes(labels)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) >= 2 and validation[1] is not None:
+            self._check_num_classes(validation[1], "validation labels")
+        return labels
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train one trial's model: labels checked, batch size from ``hp``, figures recorded."""
+        tuner = _calling_tuner()
+        if tuner is not None:
+            _guard_search(tuner)
+        try:
+            labels = self._check_search(tuner, args, kwargs)
+            if labels is not None:
+                self._fit_labels(model, labels)
+        except ValueError as error:
+            # The labels and the hypermodel's arguments are the same in every trial:
+            # a FatalValueError stops the search at once instead of failing each trial.
+            raise keras_tuner.errors.FatalValueError(str(error)) from None
         x = kwargs.get("x", args[0] if args else None)
         batch_size = self._register_batch_size(hp)
         if batch_size is not None and "batch_size" not in kwargs:
@@ -707,8 +905,11 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if self.search_space.spec("schedule").register(hp, "schedule") == "cosine":
             epochs = kwargs.get("epochs", 1)
             callbacks.insert(0, _CosineSchedule(hp.get("learning_rate"), epochs))
-        if self.report:
-            kwargs.setdefault("verbose", 0)
+        if "verbose" not in kwargs:
+            if self.report:
+                kwargs["verbose"] = 0  # the report shows the epochs
+            elif _plain_stdout():
+                kwargs["verbose"] = 2  # one plain line per epoch: no progress bar's control codes in a log
         if self.freeze_gc:
             _FREEZER.watch(model)
         start = time.perf_counter()

@@ -23,8 +23,11 @@ class GapPenalizedAccuracy(keras.callbacks.Callback):
     Nothing is written when either accuracy is missing from the logs (e.g. no
     validation data).
 
-    CNNHyperModel adds this callback to every trial (``gap_penalty``), so a
-    tuner can optimise it with ``objective=gap_objective()``.
+    CNNHyperModel adds this callback to every trial only when asked:
+    ``CNNHyperModel(..., gap_penalty=1.0)``, so a tuner can optimise it with
+    ``objective=gap_objective()`` (its default ``gap_penalty=None`` adds
+    nothing, and that objective without it is an error). With your own build
+    function, pass it to ``search(callbacks=[GapPenalizedAccuracy()])``.
 
     Args:
         penalty: weight of the gap, ``>= 0`` (``0`` gives plain validation accuracy).
@@ -33,7 +36,8 @@ class GapPenalizedAccuracy(keras.callbacks.Callback):
     Example:
 
     ```python
-    tuner = keras_tuner.RandomSearch(CNNHyperModel((8, 8, 1), 10), objective=gap_objective())
+    hypermodel = CNNHyperModel((8, 8, 1), 10, gap_penalty=1.0)
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=gap_objective())
     ```
     """
 
@@ -65,7 +69,12 @@ class GapPenalizedAccuracy(keras.callbacks.Callback):
 
 
 def gap_objective(metric: str = "accuracy"):
-    """The KerasTuner objective that maximises ``val_<metric>_minus_gap``."""
+    """The KerasTuner objective that maximises ``val_<metric>_minus_gap``.
+
+    The metric is written by :class:`GapPenalizedAccuracy`: give a
+    CNNHyperModel ``gap_penalty=1.0`` (or another weight) with this objective,
+    or pass the callback to ``search()`` with your own build function.
+    """
     import keras_tuner
 
     return keras_tuner.Objective(gap_metric_name(metric), direction="max")
