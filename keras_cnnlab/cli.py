@@ -261,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     tune.add_argument("--dataset", choices=DATASETS, default="digits", help="default digits (offline)")
-    tune.add_argument("--tuner", choices=TUNERS, default="random", help="search algorithm (default random)")
+    tune.add_argument(
+        "--tuner", choices=(*TUNERS, "grid"), default="random",
+        help="search algorithm (default random; grid: keras_tuner.GridSearch, in order, up to --max-trials)",
+    )
     tune.add_argument(
         "--max-trials", type=_positive_int, default=None, metavar="N",
         help="trials to run, random and bayesian (default 10); hyperband's follow from --epochs",
@@ -653,6 +656,9 @@ def _tune(args: argparse.Namespace) -> int:
         tuner = keras_tuner.Hyperband(hypermodel, max_epochs=args.epochs, factor=3, **common)
     elif args.tuner == "bayesian":
         tuner = keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    elif args.tuner == "grid":
+        # Every combination in order, the last hyperparameter changing first, until max_trials.
+        tuner = keras_tuner.GridSearch(hypermodel, max_trials=max_trials, **common)
     else:
         tuner = keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
     print(f"{data}; {args.tuner} search in {folder}")

@@ -90,7 +90,7 @@ def test_every_command_has_help_with_examples(command, capsys):
         (["train", "--arch", "resnet50"], "--arch"),
         (["train", "--strength", "-0.5"], "--strength"),
         (["demo", "--batch-size", "-4"], "--batch-size"),
-        (["tune", "--tuner", "grid"], "--tuner"),
+        (["tune", "--tuner", "sobol"], "--tuner"),
         (["tune", "--resume", "--overwrite"], "--overwrite"),
         (["trace", "--input-shape", "32,32"], "--input-shape"),
         (["trace", "--depth", "-1"], "--depth"),
@@ -376,3 +376,19 @@ def test_a_limit_too_small_for_the_splits_is_one_line_with_the_fix(capsys):
     assert code == 1 and out == ""
     line = one_error_line(err)
     assert line.startswith("cnnlab: error: --limit 5 leaves") and line.endswith("Use --limit 11 or more.")
+
+
+@pytest.mark.slow
+def test_tune_runs_a_grid_search(tmp_path, capsys):
+    argv = ["tune", "--tuner", "grid", "--max-trials", "2", "--epochs", "1", "--limit", "160",
+            "--directory", tmp_path]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "grid search in" in out and "best model: test accuracy" in out
+    assert (tmp_path / "digits" / "best.keras").stat().st_size > 0
+    trials = sorted((tmp_path / "digits").glob("trial_*/trial.json"))
+    assert len(trials) == 2
+    first, second = (json.loads(t.read_text())["hyperparameters"]["values"] for t in trials)
+    # GridSearch: the first trial takes every default, the next changes one value only.
+    changed = [k for k in first.keys() | second.keys() if first.get(k) != second.get(k)]
+    assert len(changed) == 1, changed
