@@ -47,7 +47,7 @@ BENCHMARKS = (
     Benchmark("blocks", "bench_blocks.py", 1),
     Benchmark("callbacks", "bench_callbacks.py", 2),
     Benchmark("tuning", "bench_tuning.py", 4, timeout=900.0),
-    Benchmark("accuracy", "bench_accuracy.py", 3, timeout=900.0),
+    Benchmark("accuracy", "bench_accuracy.py", 3, timeout=2400.0),
     Benchmark("augment", "bench_augment.py", 5),
     Benchmark("trace", "bench_trace.py", 6),
     Benchmark("import", "bench_import.py", 7),

@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument(
         "--max-trials", type=_positive_int, default=None, metavar="N",
-        help="trials to run, random and bayesian (default 10); hyperband's follow from --epochs",
+        help="trials to run, random, bayesian and grid (default 10); hyperband's follow from --epochs",
     )
     tune.add_argument("--epochs", type=_positive_int, default=10, help="epochs per trial (hyperband: the most per trial; default 10)")
     tune.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="train on at most N images (stratified)")

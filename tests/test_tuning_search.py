@@ -362,7 +362,7 @@ def test_results_table_rows_sorting_and_rendering(tmp_path):
     assert [r.trial_id for r in results_table(_fake_tuner("min"), show=False).rows] == ["00", "01", "02"]
 
     text = results.export_text()
-    assert "objective val_accuracy (max)" in text and "best: trial 01 (0.9000)" in text
+    assert "objective val_accuracy (max)" in text and "best: trial #2 (0.9000)" in text  # as KerasTuner numbers it
     assert "b1  8 filters  max 2" in text and "adam lr 1.0e-03" in text
     assert "head -> 64  drop 0.2" in text
     assert "units=3" in text and "failed" in text and "2 (to 4)" in text and "3,000" in text

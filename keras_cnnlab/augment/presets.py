@@ -36,13 +36,17 @@ PRESETS: dict[str, Preset] = {
         Preset("none", "No augmentation: the baseline, and a tuner's 'off' choice.", AugmentSpec()),
         Preset(
             "light",
-            "Small geometric changes: horizontal flip, rotation up to 18 degrees, zoom 5%.",
+            "Small geometric changes (horizontal flip, rotation up to 18 degrees, zoom 5%): "
+            "for natural images whose mirror image is the same class (faces, objects, "
+            "clothes); on lfw_subset's faces it beats no augmentation.",
             AugmentSpec(flip="horizontal", rotation=0.05, zoom=0.05),
         ),
         Preset(
             "standard",
             "The classic four (horizontal flip, rotation up to 36 degrees, zoom 10%, "
-            "contrast 20%), as in the Keras image classification tutorials.",
+            "contrast 20%), as in the Keras image classification tutorials: for natural "
+            "images with mirror symmetry (photos of objects, faces); on lfw_subset it "
+            "beats no augmentation.",
             AugmentSpec(flip="horizontal", rotation=0.1, zoom=0.1, contrast=0.2),
         ),
         Preset(
@@ -61,9 +65,10 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "digits",
-            "Safe for digits and characters: no flip (a mirrored 2 is no digit), small "
-            "rotation, zoom and shifts, contrast; uncovered pixels are background.",
-            AugmentSpec(rotation=0.05, zoom=0.1, translation=0.1, contrast=0.2, fill_mode="constant"),
+            "For digits and characters, down to 8x8: a whole-pixel shift (pad 12.5% of "
+            "each side, at least 1 pixel, and crop back), uncovered pixels background; no "
+            "flip (a mirrored 2 is no digit) and no resampling, which blurs tiny glyphs.",
+            AugmentSpec(pad_crop=0.125, fill_mode="constant"),
         ),
     )
 }
@@ -139,7 +144,7 @@ def augmentation_preset(
     | ``"light"`` | flip, rotation 0.05, zoom 0.05 |
     | ``"standard"`` | flip, rotation 0.1, zoom 0.1, contrast 0.2 |
     | ``"strong"`` | flip, rotation 0.15, zoom 0.15, translation 0.1, contrast 0.3, brightness 0.2, erasing 0.25 |
-    | ``"digits"`` | rotation 0.05, zoom 0.1, translation 0.1, contrast 0.2, constant fill; no flip |
+    | ``"digits"`` | whole-pixel pad-and-crop 0.125 (1 pixel at 8x8), constant fill; no flip |
 
     Args:
         name: a preset name (see :data:`PRESETS`), a spec string such as

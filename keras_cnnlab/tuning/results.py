@@ -197,7 +197,7 @@ class TuningResults:
         best = self.best
         table = Table(
             title=f"Tuning results: {len(self.rows)} trials, objective {self.objective} ({self.direction})",
-            caption=None if best is None else f"best: trial {best.trial_id} ({best.score:.4f})",
+            caption=None if best is None else f"best: trial {_number(best.trial_id)} ({best.score:.4f})",
             show_lines=True,
         )
         table.add_column("#", justify="right")
@@ -214,7 +214,7 @@ class TuningResults:
                 epochs += f" (to {row.final_epoch})"
             table.add_row(
                 str(rank),
-                row.trial_id,
+                _number(row.trial_id),
                 "-" if row.score is None else f"{row.score:.4f}",
                 format_hyperparameters(row.hyperparameters),
                 "-" if row.params is None else f"{row.params:,}",
@@ -313,3 +313,8 @@ def results_table(tuner, console=None, *, num_trials: int | None = None, show: b
     if show:
         make_console(console).print(results.table())
     return results
+
+
+def _number(trial_id: str) -> str:
+    """A trial as KerasTuner prints it ("Running Trial #1" for trial_id "0")."""
+    return f"#{int(trial_id) + 1}" if str(trial_id).isdigit() else str(trial_id)
