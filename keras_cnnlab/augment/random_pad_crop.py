@@ -139,16 +139,23 @@ class RandomPadCrop(BaseImagePreprocessingLayer):
             images = ops.numpy.expand_dims(images, 0)
         shape = ops.shape(images)
         index, inside = transformation["index"], transformation["inside"]
-        if self.data_format == "channels_first":
-            flat = ops.numpy.reshape(images, (shape[0], shape[1], -1))
-            out = ops.numpy.take_along_axis(flat, index[:, None, :], axis=2)
-            inside = inside[:, None, :]
-        else:
-            flat = ops.numpy.reshape(images, (shape[0], -1, shape[3]))
-            out = ops.numpy.take_along_axis(flat, index[:, :, None], axis=1)
-            inside = inside[:, :, None]
+        first = self.data_format == "channels_first"
+        channels = shape[1] if first else shape[3]
+        flat = ops.numpy.reshape(images, (shape[0], channels, -1) if first else (shape[0], -1, channels))
+        if first:
+            flat = ops.numpy.transpose(flat, (0, 2, 1))  # (batch, pixels, channels)
+        pixels = ops.shape(flat)[1]
+        # One gather over every pixel of the batch, with int32 indices (take_along_axis
+        # would widen them to int64, which TensorFlow's oneDNN kernels warn about).
+        offsets = ops.numpy.arange(shape[0], dtype="int32")[:, None] * ops.cast(pixels, "int32")
+        out = ops.numpy.take(
+            ops.numpy.reshape(flat, (-1, channels)), ops.numpy.reshape(index + offsets, (-1,)), axis=0
+        )
+        out = ops.numpy.reshape(out, (shape[0], -1, channels))
         if self.fill_mode == "constant":
-            out = ops.numpy.where(inside, out, ops.cast(self.fill_value, self.compute_dtype))
+            out = ops.numpy.where(inside[:, :, None], out, ops.cast(self.fill_value, self.compute_dtype))
+        if first:
+            out = ops.numpy.transpose(out, (0, 2, 1))
         out = ops.numpy.reshape(out, shape)
         return out[0] if single else out
 
