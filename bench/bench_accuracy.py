@@ -184,7 +184,7 @@ def digits_rows(args, results, recipe, config, small, grid, folds) -> list[dict]
     svc_text = results.text("svc").split(";")[0]
     svc_baseline = f"SVC: {svc_text} (C {cs}, gamma {gammas} chosen)"
     svc_mean = results.mean("svc")
-    described = _describe(recipe)
+    described = _describe(recipe.replace(augmentation=_preset(recipe, "digits")))
 
     def row(figure, name, target=None, met=None, **extra):
         return _common.make_row(

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
 TUTORIALS = [name for name in EXAMPLES if name.startswith("tutorial_")]
 # The tutorials' scripts and bring-your-own-model; the other examples document a feature each.
-OURS = [*TUTORIALS, "bring_your_own_model.py"]
+OURS = [*TUTORIALS, "bring_your_own_model.py", "default_recipe.py"]
 
 RUNNER = textwrap.dedent(
     """
