@@ -25,16 +25,18 @@ import time
 
 import keras
 
-from keras_cnnlab import build_cnn, default_recipe, load_dataset
+from keras_cnnlab import RichTrainingReport, build_cnn, default_recipe, load_dataset
 
 
-def train(data, recipe, seed: int) -> tuple[float, float]:
+def train(data, recipe, seed: int, *, report: bool = False) -> tuple[float, float]:
     """Test accuracy and seconds of build_cnn's default network trained with ``recipe``."""
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     model = build_cnn(data.input_shape, data.num_classes, seed=seed,
                       augmentation=recipe.augmentation_for(data, seed=seed))
-    recipe.fit(model, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0)
+    callbacks = [RichTrainingReport(batch_size=recipe.batch_size)] if report else []
+    recipe.fit(model, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+               callbacks=callbacks, verbose=0)
     return recipe.evaluate(model, data.x_test, data.y_test), time.perf_counter() - start
 
 
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
         recipe = recipe.replace(epochs=2)
     print(f"{data}\nrecipe: {recipe}")
     for name, variant in (("default recipe", recipe), ("without augmentation", recipe.replace(augmentation="none"))):
-        accuracy, seconds = train(data, variant, args.seed)
+        accuracy, seconds = train(data, variant, args.seed, report=variant is recipe)  # one report
         print(f"{name:<22} test accuracy {accuracy:.4f} on {len(data.x_test)} held-out images ({seconds:.0f} s)")
     return 0
 
