@@ -490,7 +490,8 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
         shape = ",".join(str(n) for n in data.input_shape)
         raise CLIError(f"{_one_line(error)} Every step: cnnlab trace --arch {arch} --input-shape {shape}") from None
     described = preset if strength is None else f"{preset}, strength {strength:g}"
-    print(f"{data}; network {arch!r} with augmentation {described!r}")
+    print(data)
+    print(f"network {arch!r} with augmentation {described!r}")
     print(f"recipe: {_describe_recipe(recipe)}")
     _print_trace(model)
 
