@@ -28,14 +28,14 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from keras_cnnlab.data import DATASETS  # numpy only: --help imports no backend
+
 PROG = "cnnlab"
-DATASETS = ("digits", "lfw_subset", "mnist", "fashion_mnist", "cifar10")
 # Kept in step with keras_cnnlab.models.ARCHITECTURES (checked by the tests) so that
 # building the parser imports no backend.
 ARCHS = ("default", "simple", "two_conv", "two_conv_bn", "lenet", "deep_simple", "vgg_bn")
 PRESETS = ("none", "light", "standard", "strong", "digits")
-TUNERS = ("random", "bayesian", "hyperband")
-FLIP_SENSITIVE = ("digits", "mnist")
+TUNERS = ("random", "bayesian", "hyperband", "grid")
 RUN_FILES = ("model.keras", "curves.png", "report.txt", "metrics.json")
 
 
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--dataset", choices=DATASETS, default="digits", help="default digits (offline)")
     tune.add_argument(
-        "--tuner", choices=(*TUNERS, "grid"), default="random",
+        "--tuner", choices=TUNERS, default="random",
         help="search algorithm (default random; grid: keras_tuner.GridSearch, in order, up to --max-trials)",
     )
     tune.add_argument(
@@ -641,7 +641,8 @@ def _tune(args: argparse.Namespace) -> int:
     import keras_tuner
 
     space = None
-    if args.dataset in FLIP_SENSITIVE and tuning.search_space.augmentation_available():
+    augment = _need("augment", "cnnlab tune") if tuning.search_space.augmentation_available() else None
+    if augment is not None and args.dataset in augment.FLIP_SENSITIVE:
         # A flipped digit is another digit (or none): search only flip-free augmentation.
         space = tuning.SearchSpace(augmentation=["none", "digits"])
     hypermodel = tuning.CNNHyperModel(

@@ -19,7 +19,7 @@ __all__ = [
 
 # Data whose classes a mirror image changes (a flipped 2 is no digit; b <-> d).
 FLIP_SENSITIVE = ("digits", "characters", "mnist", "emnist", "letters", "text")
-DATA_HINTS = FLIP_SENSITIVE + ("natural", "fashion_mnist", "cifar10")
+DATA_HINTS = FLIP_SENSITIVE + ("natural", "fashion_mnist", "cifar10", "lfw_subset")
 
 
 def standardize_value_range(value_range) -> tuple[float, float]:
