@@ -441,6 +441,23 @@ def _save_curves(history, path: Path, title: str) -> str:
     return str(path)
 
 
+def _as_options(message: str) -> str:
+    """A library message with the command line's names: `label_smoothing` -> --label-smoothing."""
+    import re
+
+    message = re.sub(r"Invalid value for argument `(\w+)`[.:] ?", lambda m: f"{_option(m[1])}: ", message)
+    message = re.sub(r"\b(\w+)=(?=\S)", lambda m: f"{_option(m[1])} " if m[1] in _OPTION_NAMES else m[0], message)
+    return re.sub(r"`(\w+)`", lambda m: _option(m[1]) if m[1] in _OPTION_NAMES else m[0], message)
+
+
+_OPTION_NAMES = {"strength", "label_smoothing", "learning_rate", "weight_decay", "warmup_epochs",
+                 "epochs", "batch_size", "ema", "schedule", "optimizer"}
+
+
+def _option(name: str) -> str:
+    return f"--{name.replace('_', '-')}" if name in _OPTION_NAMES else f"`{name}`"
+
+
 def _describe_recipe(recipe) -> str:
     parts = [f"{recipe.optimizer}, learning rate {recipe.learning_rate:g} ({recipe.schedule}"]
     parts[0] += f", {recipe.warmup_epochs} warmup epochs)" if recipe.warmup_epochs else ")"
@@ -450,7 +467,7 @@ def _describe_recipe(recipe) -> str:
         parts.append(f"label smoothing {recipe.label_smoothing:g}")
     if recipe.ema is not None:
         parts.append(f"weight EMA {recipe.ema:g}")
-    parts.append(f"{recipe.epochs} epochs of batch {recipe.batch_size}")
+    parts.append(f"{recipe.epochs} epoch{'s' if recipe.epochs != 1 else ''} of batch {recipe.batch_size}")
     if recipe.flip_tta:
         parts.append("flip test-time augmentation")
     return ", ".join(parts)
@@ -480,8 +497,11 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     _import_keras(seed=args.seed)
     data = _load_data(dataset, seed=args.seed, limit=limit)
     out = _run_dir(args.out, args.overwrite)
-    recipe = _recipe(args, dataset)
-    augmentation, preset = _augmentation(recipe, preset, data, strength=strength, seed=args.seed)
+    try:
+        recipe = _recipe(args, dataset)
+        augmentation, preset = _augmentation(recipe, preset, data, strength=strength, seed=args.seed)
+    except ValueError as error:  # a recipe field or the strength: say it with the option's name
+        raise CLIError(_as_options(_one_line(error))) from None
     from keras_cnnlab.shapes import ShapeError
 
     try:
@@ -595,9 +615,12 @@ def _save_interrupted(out: Path, model, last_epoch, report, title: str) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     saved.append(("metrics", out / "metrics.json"))
     done = last_epoch.epochs
-    what = (f"the model after epoch {done} (the last one completed; not evaluated on the test split)"
-            if done else "no completed epoch, so no model")
-    print(f"{PROG}: interrupted; saved {what} to {out}/:", file=sys.stderr)
+    if done:
+        print(f"{PROG}: interrupted; saved the model after epoch {done} (the last completed, not "
+              f"evaluated on the test split) to {out}/:", file=sys.stderr)
+    else:
+        print(f"{PROG}: interrupted before the first epoch ended (no model to save); saved to {out}/:",
+              file=sys.stderr)
     for name, path in saved:
         print(f"  {name:<8} {path}", file=sys.stderr)
     return 130

@@ -301,8 +301,10 @@ def load_dataset(
             ``"lfw_subset"`` only (the Keras datasets come with their own test set).
         one_hot: return one-hot float32 label rows instead of integer ids.
         seed: seed of the stratified shuffles.
-        limit: keep at most this many training images (stratified), for quick
-            experiments; validation and test sets are scaled down alike.
+        limit: keep at most this many training images, the validation images
+            included (stratified), for quick experiments; the test set is scaled
+            down alike. A limit that leaves a split empty, or fewer training
+            images than classes, raises a ValueError naming the smallest that works.
 
     Returns:
         A :class:`Dataset`.

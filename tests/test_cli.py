@@ -366,7 +366,7 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_the_report_only(tmp_path, caps
     monkeypatch.setattr(callbacks, "OverfittingGapMonitor", CtrlCAtOnce)
     out = tmp_path / "run"
     code, _, err = run(["train", "--arch", "two_conv", "--epochs", "2", "--limit", "160", "--out", out], capsys)
-    assert code == 130 and "no completed epoch, so no model" in err
+    assert code == 130 and "interrupted before the first epoch ended (no model to save)" in err
     assert (out / "report.txt").exists() and not (out / "model.keras").exists()
     assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 0
 
@@ -392,3 +392,15 @@ def test_tune_runs_a_grid_search(tmp_path, capsys):
     # GridSearch: the first trial takes every default, the next changes one value only.
     changed = [k for k in first.keys() | second.keys() if first.get(k) != second.get(k)]
     assert len(changed) == 1, changed
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--label-smoothing", "1.5"], "cnnlab: error: --label-smoothing: Expected a number in [0, 1)"),
+    (["--strength", "10"], "cnnlab: error: --strength: --strength 10 scales `pad_crop`"),
+    (["--warmup-epochs", "70"], "Received --warmup-epochs 70."),
+])
+def test_recipe_and_strength_errors_name_the_option(argv, line, capsys):
+    code, out, err = run(["train", "--epochs", "1", *argv], capsys)
+    assert code == 1 and out == ""
+    message = one_error_line(err)
+    assert line in message and "--debug" not in message
