@@ -275,20 +275,7 @@ def _preset(recipe, dataset) -> str:
 
 
 def _describe(recipe) -> str:
-    parts = [f"{recipe.optimizer} {recipe.learning_rate:g}, {recipe.schedule}"]
-    if recipe.warmup_epochs:
-        parts.append(f"{recipe.warmup_epochs} warmup epochs")
-    if recipe.weight_decay:
-        parts.append(f"weight decay {recipe.weight_decay:g}")
-    if recipe.label_smoothing:
-        parts.append(f"label smoothing {recipe.label_smoothing:g}")
-    if recipe.ema is not None:
-        parts.append(f"EMA {recipe.ema:g}")
-    parts.append(f"{recipe.epochs} epochs, batch {recipe.batch_size}")
-    parts.append(f"augmentation {recipe.augmentation!r}")
-    if recipe.flip_tta:
-        parts.append("flip TTA")
-    return "; ".join(parts)
+    return f"{recipe.describe()}; augmentation {recipe.augmentation!r}"
 
 
 def main(argv=None) -> int:

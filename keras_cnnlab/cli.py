@@ -458,21 +458,6 @@ def _option(name: str) -> str:
     return f"--{name.replace('_', '-')}" if name in _OPTION_NAMES else f"`{name}`"
 
 
-def _describe_recipe(recipe) -> str:
-    parts = [f"{recipe.optimizer}, learning rate {recipe.learning_rate:g} ({recipe.schedule}"]
-    parts[0] += f", {recipe.warmup_epochs} warmup epochs)" if recipe.warmup_epochs else ")"
-    if recipe.weight_decay:
-        parts.append(f"weight decay {recipe.weight_decay:g}")
-    if recipe.label_smoothing:
-        parts.append(f"label smoothing {recipe.label_smoothing:g}")
-    if recipe.ema is not None:
-        parts.append(f"weight EMA {recipe.ema:g}")
-    parts.append(f"{recipe.epochs} epoch{'s' if recipe.epochs != 1 else ''} of batch {recipe.batch_size}")
-    if recipe.flip_tta:
-        parts.append("flip test-time augmentation")
-    return ", ".join(parts)
-
-
 def _recipe(args, dataset: str):
     """The dataset's default recipe with the command line's changes."""
     from keras_cnnlab.recipe import default_recipe
@@ -512,7 +497,7 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     described = preset if strength is None else f"{preset}, strength {strength:g}"
     print(data)
     print(f"network {arch!r} with augmentation {described!r}")
-    print(f"recipe: {_describe_recipe(recipe)}")
+    print(f"recipe: {recipe.describe()}")
     _print_trace(model)
 
     callbacks = _need("callbacks", "The training report")

@@ -110,6 +110,23 @@ class Recipe:
         _check(isinstance(self.augmentation, str), "augmentation", "a preset name, a spec string, 'auto' or 'none'", self.augmentation)
         _check(isinstance(self.flip_tta, bool), "flip_tta", "True or False", self.flip_tta)
 
+    def describe(self) -> str:
+        """The recipe in words, e.g. ``"adam, learning rate 0.001 (cosine), label smoothing 0.1,
+        60 epochs of batch 32"`` (fields left at off are not named; the augmentation is not
+        included, since ``"auto"`` depends on the data)."""
+        first = f"{self.optimizer}, learning rate {self.learning_rate:g} ({self.schedule}"
+        parts = [first + (f", {self.warmup_epochs} warmup epochs)" if self.warmup_epochs else ")")]
+        if self.weight_decay:
+            parts.append(f"weight decay {self.weight_decay:g}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
+        if self.ema is not None:
+            parts.append(f"weight EMA {self.ema:g}")
+        parts.append(f"{self.epochs} epoch{'s' if self.epochs != 1 else ''} of batch {self.batch_size}")
+        if self.flip_tta:
+            parts.append("flip test-time augmentation")
+        return ", ".join(parts)
+
     def replace(self, **changes) -> Recipe:
         """A copy with some fields changed (each checked like the constructor's)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})

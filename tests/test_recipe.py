@@ -173,3 +173,11 @@ def test_lfw_subset_without_scikit_image_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_skimage)
     with pytest.raises(ImportError, match=r'keras-cnnlab\[skimage\]'):
         load_dataset("lfw_subset")
+
+
+def test_describe_names_only_the_levers_that_are_on():
+    assert Recipe().describe() == "adam, learning rate 0.001 (cosine), label smoothing 0.1, 60 epochs of batch 32"
+    text = Recipe(epochs=1, optimizer="adamw", weight_decay=0.05, label_smoothing=0.0, ema=0.99,
+                  flip_tta=True).describe()
+    assert text == ("adamw, learning rate 0.001 (cosine), weight decay 0.05, weight EMA 0.99, "
+                    "1 epoch of batch 32, flip test-time augmentation")
