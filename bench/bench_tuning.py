@@ -1,9 +1,9 @@
-"""Benchmark: CNNHyperModel searches on digits against build_cnn's default network.
+"""Benchmark: CNNHyperModel searches on digits against the default recipe.
 
 Measures, in one run with the variants alternating from repeat to repeat:
 
-* build_cnn's default network trained with ``default_recipe("digits")`` (the
-  ``cnnlab demo`` set-up, its augmentation preset included):
+* ``default_recipe("digits")``'s network trained with that recipe (the
+  ``cnnlab demo`` set-up):
   accuracy on the held-out test split, trained on the same images as the
   trials (a quarter of the training split is held out to rank them:
   ``--validation-split``);
@@ -100,15 +100,14 @@ def _test_accuracy(model, data) -> float:
 
 
 def run_baseline(data, epochs: int, seed: int) -> dict:
-    """build_cnn's default network trained with default_recipe (its preset included)."""
+    """default_recipe's network for the data trained with it (its preset included)."""
     import keras
 
-    from keras_cnnlab import build_cnn, default_recipe
+    from keras_cnnlab import default_recipe
 
     keras.utils.set_random_seed(seed)
     recipe = default_recipe(data, epochs=epochs)
-    model = build_cnn(data.input_shape, data.num_classes, seed=seed,
-                      augmentation=recipe.augmentation_for(data, seed=seed))
+    model = recipe.build_model(data, seed=seed)
     start = time.perf_counter()
     recipe.fit(model, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0)
     return dict(test_accuracy=recipe.evaluate(model, data.x_test, data.y_test),
@@ -448,7 +447,7 @@ def main(argv=None) -> int:
     where = (f"digits ({len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test), "
              f"medians of {args.repeats} seed(s)")
     base_accuracy = _median(base_rows, "test_accuracy")
-    baseline = f"build_cnn default ({args.baseline_epochs} epochs): {base_accuracy:.4f} test accuracy"
+    baseline = f"default_recipe ({args.baseline_epochs} epochs): {base_accuracy:.4f} test accuracy"
 
     def search_row(name, rows):
         accuracy = _median(rows, "test_accuracy")

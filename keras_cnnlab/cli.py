@@ -181,9 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_FORMATTER,
         help="trace, train, report and save a CNN on the offline digits dataset",
         description=(
-            "Train build_cnn's default network on scikit-learn's 8x8 digits (offline) with the\n"
-            "default recipe (keras_cnnlab.default_recipe: the 'digits' augmentation preset,\n"
-            "label smoothing, cosine learning-rate decay): print the shape trace, the training\n"
+            "Train a CNN on scikit-learn's 8x8 digits (offline) with the default recipe for\n"
+            "them (keras_cnnlab.default_recipe: conv 64-128, label smoothing, cosine\n"
+            "learning-rate decay, no augmentation): print the shape trace, the training\n"
             "report and the overfitting-gap monitor, evaluate on the test split, and save the\n"
             "model (model.keras), the curves (curves.png), the report (report.txt) and the\n"
             "figures (metrics.json)."
@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "architectures (keras_cnnlab.models.ARCHITECTURES):\n"
-            "  default      build_cnn's defaults: conv 32-64-128 with batch norm, Dense 128\n"
+            "  default      the recipe's network for the data: build_cnn's defaults (conv\n"
+            "               32-64-128 with batch norm, Dense 128), digits: conv 64-128\n"
             "  simple       tutorial B, Fashion-MNIST (167,114 parameters at 28x28x1)\n"
             "  two_conv     tutorial A; two_conv_bn adds batch norm and dropout\n"
             "  lenet        tutorial C, 5x5 'valid' convolutions (needs 16x16 or larger)\n"
@@ -225,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     train.add_argument("--dataset", choices=DATASETS, default="digits", help="default digits (offline)")
-    train.add_argument("--arch", choices=ARCHS, default="default", help="the network (default: build_cnn's defaults)")
+    train.add_argument("--arch", choices=ARCHS, default="default", help="the network (default: the recipe's for the data)")
     train.add_argument(
         "--augment", default="auto", metavar="PRESET",
         help=f"augmentation preset: {', '.join(PRESETS)}, a spec string such as "
@@ -419,11 +420,12 @@ def _augmentation(recipe, preset: str, data, *, strength, seed):
     return augment.augmentation_preset(name, **kwargs), name
 
 
-def _build(arch: str, input_shape, num_classes, **kwargs):
+def _build(arch: str, input_shape, num_classes, *, network=None, **kwargs):
+    """``arch`` by name; "default" is build_cnn with ``network`` (the recipe's changes)."""
     from keras_cnnlab.models import build_architecture, build_cnn
 
     if arch == "default":
-        return build_cnn(input_shape, num_classes, name="cnn", **kwargs)
+        return build_cnn(input_shape, num_classes, name="cnn", **{**(network or {}), **kwargs})
     return build_architecture(arch, input_shape, num_classes, **kwargs)
 
 
@@ -490,13 +492,15 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
     from keras_cnnlab.shapes import ShapeError
 
     try:
-        model = _build(arch, data.input_shape, data.num_classes, augmentation=augmentation, seed=args.seed)
+        model = _build(arch, data.input_shape, data.num_classes, network=recipe.network,
+                       augmentation=augmentation, seed=args.seed)
     except ShapeError as error:
         shape = ",".join(str(n) for n in data.input_shape)
         raise CLIError(f"{_one_line(error)} Every step: cnnlab trace --arch {arch} --input-shape {shape}") from None
     described = preset if strength is None else f"{preset}, strength {strength:g}"
     print(data)
-    print(f"network {arch!r} with augmentation {described!r}")
+    network = f" ({recipe.describe_network()})" if arch == "default" else ""
+    print(f"network {arch!r}{network} with augmentation {described!r}")
     print(f"recipe: {recipe.describe()}")
     _print_trace(model)
 

@@ -133,13 +133,31 @@ def test_flip_tta_averages_the_mirror_images():
 
 
 def test_default_recipe_and_the_preset_for_the_data():
-    assert default_recipe("digits") == Recipe()
     assert default_recipe("digits", epochs=5).epochs == 5
+    assert default_recipe("lfw_subset") == Recipe()
     assert preset_for("digits") == "digits" and preset_for("lfw_subset") in ("light", "standard")
     data = load_dataset("digits", limit=100)
-    layer = default_recipe(data).augmentation_for(data, seed=0)
+    layer = Recipe().augmentation_for(data, seed=0)  # "auto": the 'digits' preset, no flip
     assert isinstance(layer, AugmentationPipeline) and not layer.spec.flip
     assert Recipe(augmentation="none").augmentation_for(data) is None
+
+
+def test_the_digits_recipe_builds_its_two_block_network_without_augmentation():
+    data = load_dataset("digits", limit=100)
+    recipe = default_recipe(data)
+    assert recipe.augmentation == "none" and recipe.network == {"filters": (64, 128)}
+    assert (recipe.batch_size, recipe.learning_rate) == (64, 2e-3)
+    model = recipe.build_model(data, seed=0)
+    convs = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [64, 128]
+    assert not any("pipeline" in layer.name for layer in model.layers)
+    # Overrides go to build_cnn last; the recipe's augmentation can be turned on.
+    model = recipe.replace(augmentation="digits").build_model(data, seed=0, name="mine")
+    assert model.name == "mine" and isinstance(model.layers[1], AugmentationPipeline)
+    assert recipe.describe_network() == "build_cnn with filters=(64, 128)"
+    assert Recipe().describe_network() == "build_cnn's defaults"
+    with pytest.raises(ValueError, match=r"`network`.*build_cnn arguments"):
+        Recipe(network=[64, 128])
 
 
 # --- lfw_subset -------------------------------------------------------------------
