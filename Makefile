@@ -21,8 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP) lint test-tf test-backends
 
+# ruff, then the import layers of pyproject.toml's [tool.importlinter] (docs/architecture.md).
 lint: $(STAMP)
 	$(PY) -m ruff check keras_cnnlab tests bench examples
+	$(VENV)/bin/lint-imports
 
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -n 2 --dist loadgroup

@@ -12,7 +12,10 @@ Measures, in one run with the variants alternating from repeat to repeat:
   like the baseline;
 * a RandomSearch given the same wall-clock budget as that Hyperband run;
 * the tuner's own overhead per trial: search time not spent in ``model.fit``
-  (building, compiling, checkpoints, the oracle), as a share of the trial time.
+  (building, compiling, checkpoints, the oracle), as a share of the trial time;
+* the same Hyperband search with ``CNNHyperModel(freeze_gc=True)`` against the
+  default ``freeze_gc=False``: its search time as a ratio (the two alternate
+  which runs first from repeat to repeat).
 
 Each search runs in a fresh interpreter, as a user's script would (TensorFlow
 keeps the graph of every model it traced, so searches sharing one process slow
@@ -136,7 +139,8 @@ def _summary(tuner, data) -> dict:
 
 
 def run_hyperband(
-    data, space, max_epochs: int, seed: int, directory: str, compile_kwargs=None, objective="val_accuracy"
+    data, space, max_epochs: int, seed: int, directory: str, compile_kwargs=None, objective="val_accuracy",
+    freeze_gc: bool = False,
 ) -> dict:
     import keras
 
@@ -145,12 +149,13 @@ def run_hyperband(
     TimedHyperband, _ = _tuners()
     keras.utils.set_random_seed(seed)
     hypermodel = CNNHyperModel(
-        data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs
+        data.input_shape, data.num_classes, search_space=space, seed=seed, compile_kwargs=compile_kwargs,
+        freeze_gc=freeze_gc,
     )
     tuner = TimedHyperband(
         hypermodel, objective=objective, max_epochs=max_epochs, factor=3,
-        hyperband_iterations=1, seed=seed, directory=directory, project_name=f"hyperband{seed}",
-        overwrite=True,
+        hyperband_iterations=1, seed=seed, directory=directory,
+        project_name=f"hyperband{seed}" + ("_frozen" if freeze_gc else ""), overwrite=True,
     )
     tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0)
     result = _summary(tuner, data)
@@ -190,7 +195,13 @@ def one_search(args, data, space, directory, compile_kwargs) -> dict:
         return run_random(
             data, space, args.random_epochs, args.budget, seed, directory, compile_kwargs, args.objective
         )
-    result = run_hyperband(data, space, args.max_epochs, seed, directory, compile_kwargs, args.objective)
+    frozen = args.one_search == "hyperband_frozen"
+    result = run_hyperband(
+        data, space, args.max_epochs, seed, directory, compile_kwargs, args.objective, freeze_gc=frozen
+    )
+    if frozen:  # timed only: the default search's best model is the one retrained
+        del result["tuner"], result["hypermodel"]
+        return result
     result["retrained"] = retrain_best(result, data, args.baseline_epochs, seed)
     result["config"] = build_cnn_config(result["tuner"].get_best_hyperparameters(1)[0])
     del result["tuner"], result["hypermodel"]
@@ -386,7 +397,7 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure resident memory per trial instead")
     parser.add_argument("--trials", type=int, default=20, help="trials per --memory variant")
     parser.add_argument("--memory-variant", help=argparse.SUPPRESS)
-    parser.add_argument("--one-search", choices=["hyperband", "random"], help=argparse.SUPPRESS)
+    parser.add_argument("--one-search", choices=["hyperband", "hyperband_frozen", "random"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--budget", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -416,18 +427,19 @@ def main(argv=None) -> int:
     if args.one_search:
         print("RESULT " + json.dumps(one_search(args, data, space, directory, compile_kwargs)))
         return 0
-    base_rows, hb_rows, rs_rows, retrained, best_configs = [], [], [], [], []
+    base_rows, hb_rows, rs_rows, frozen_rows, retrained, best_configs = [], [], [], [], [], []
+    searches = {"hyperband": hb_rows, "hyperband_frozen": frozen_rows, "random": rs_rows}
     try:
         for repeat in range(args.repeats):
             seed = repeat
             base_rows.append(run_baseline(data, args.baseline_epochs, seed))
-            # Alternate which search runs first, so drift in machine load hits both alike.
-            order = ("hyperband", "random") if repeat % 2 == 0 else ("random", "hyperband")
+            # Alternate the order of the searches, so drift in machine load hits them alike
+            # (Hyperband with and without freeze_gc included).
+            order = list(searches) if repeat % 2 == 0 else list(reversed(searches))
             for variant in order:
-                # Equal budget: the latest Hyperband run's time (repeat 0 runs it first).
+                # Equal budget: the latest default Hyperband run's time (repeat 0 runs it first).
                 budget = hb_rows[-1]["seconds"] if variant == "random" else 0.0
-                result = search_in_fresh_process(variant, seed, budget, directory, argv)
-                (hb_rows if variant == "hyperband" else rs_rows).append(result)
+                searches[variant].append(search_in_fresh_process(variant, seed, budget, directory, argv))
             hb = hb_rows[-1]
             retrained.append(hb["retrained"])
             best_configs.append(hb["config"])
@@ -435,7 +447,8 @@ def main(argv=None) -> int:
                 f"repeat {repeat}: baseline {base_rows[-1]['test_accuracy']:.4f}, "
                 f"hyperband {hb['test_accuracy']:.4f} ({hb['trials']} trials, {hb['seconds']:.0f}s), "
                 f"retrained {retrained[-1]:.4f}, random {rs_rows[-1]['test_accuracy']:.4f} "
-                f"({rs_rows[-1]['trials']} trials, {rs_rows[-1]['seconds']:.0f}s)",
+                f"({rs_rows[-1]['trials']} trials, {rs_rows[-1]['seconds']:.0f}s), "
+                f"hyperband with freeze_gc=True {frozen_rows[-1]['seconds']:.0f}s",
                 flush=True,
             )
     finally:
@@ -465,6 +478,19 @@ def main(argv=None) -> int:
             target=f"< {OVERHEAD_TARGET:.0%}", met=share < OVERHEAD_TARGET,
         )
 
+    def freeze_row(name):
+        # Each repeat runs both searches with the same seed (the same trials); the median
+        # of the per-repeat ratios drops a repeat disturbed by other processes.
+        ratio = statistics.median(f["seconds"] / d["seconds"] for f, d in zip(frozen_rows, hb_rows))
+        return _common.make_row(
+            f"Tuning: {name}, search time with CNNHyperModel(freeze_gc=True)",
+            f"{_median(frozen_rows, 'seconds'):.1f} s ({_median(frozen_rows, 'trials'):.0f} trials, "
+            f"overhead {_median(frozen_rows, 'overhead_s'):.2f} s per trial)",
+            baseline=f"freeze_gc=False (the default): {_median(hb_rows, 'seconds'):.1f} s, "
+            f"overhead {_median(hb_rows, 'overhead_s'):.2f} s per trial",
+            ratio=ratio,
+        )
+
     hyperband = f"Hyperband (max_epochs={args.max_epochs}, factor 3)"
     random = f"RandomSearch ({args.random_epochs} epochs a trial, Hyperband's time budget)"
     retrained_accuracy = statistics.median(retrained)
@@ -481,6 +507,7 @@ def main(argv=None) -> int:
         ),
         overhead_row(hyperband, hb_rows),
         overhead_row(random, rs_rows),
+        freeze_row(hyperband),
     ]
     _common.emit(rows, args, title=f"Tuning on digits (keras {keras.__version__}, {keras.backend.backend()})")
     return 0

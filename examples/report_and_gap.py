@@ -56,7 +56,8 @@ def main(argv=None) -> int:
         # first epochs while validation still improves. Judge by the onset alone.
         max_gap=None,
         patience=4,
-        action="restore_best",
+        action="stop",
+        restore_best_weights=True,
         # the gap from an inference-mode pass over the training images, not the running average
         unbiased_subset=40,
         train_data=(few_x, few_y),

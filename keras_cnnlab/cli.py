@@ -410,6 +410,12 @@ def _augmentation(recipe, preset: str, data, *, strength, seed):
     """The augmentation layer of the run and the name it is shown by."""
     name = recipe.augmentation if preset == "auto" else preset
     if name == "none":
+        if strength is not None:
+            raise ValueError(
+                f"--strength {strength:g} scales an augmentation preset, but this run has none "
+                "(--augment none, or the recipe for the data trains without one). Add "
+                "--augment PRESET, e.g. --augment digits."
+            )
         return None, name
     augment = _need("augment", f"--augment {name}")
     if name == "auto":
@@ -506,7 +512,7 @@ def _fit_and_save(args, *, dataset: str, arch: str, preset: str, strength=None, 
 
     callbacks = _need("callbacks", "The training report")
     report = callbacks.RichTrainingReport(batch_size=recipe.batch_size)
-    monitor = callbacks.OverfittingGapMonitor(metric="accuracy", patience=patience)
+    monitor = callbacks.OverfittingGapMonitor(monitor="accuracy", patience=patience)
     last_epoch = _LastEpochWeights()
     recipe.compile(model, data.y_train, images=data.x_train)
     title = f"{dataset}: network {arch!r}, augmentation {described!r}"
@@ -660,6 +666,7 @@ def _tune(args: argparse.Namespace) -> int:
     hypermodel = tuning.CNNHyperModel(
         data.input_shape, data.num_classes, search_space=space, labels=data.y_train,
         report=True, gap_monitor=True, seed=args.seed,
+        freeze_gc=True,  # the command owns its process: keep KerasTuner's collections short
     )
     common = dict(
         objective="val_accuracy", directory=str(args.directory), project_name=project,

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from keras_cnnlab import shapes
+from keras_cnnlab._validation import check_data_format, check_positive_int
 from keras_cnnlab.blocks import ClassifierHead, ConvBlock
-from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
 from keras_cnnlab.losses import SparseCategoricalCrossentropy, check_label_smoothing
 
 __all__ = [
@@ -36,7 +36,11 @@ def _per_block(value, n: int, name: str) -> list:
     return [value] * n
 
 
-def _check_input_shape(input_shape, data_format) -> tuple:
+def check_input_shape(input_shape, data_format) -> tuple:
+    """``input_shape`` as a tuple if it is one image's 3-D shape, else a ValueError with the fix.
+
+    Shared by :func:`build_cnn` and ``CNNHyperModel``; ``data_format`` only words the message.
+    """
     shape = tuple(input_shape)
     if len(shape) == 2:
         raise ValueError(
@@ -136,7 +140,7 @@ def build_cnn(
     ```
     """
     data_format = check_data_format(data_format)
-    input_shape = _check_input_shape(input_shape, data_format)
+    input_shape = check_input_shape(input_shape, data_format)
     check_positive_int(num_classes, "num_classes")
     filters = list(filters) if isinstance(filters, (list, tuple)) else [filters]
     if not filters:
@@ -178,7 +182,56 @@ def build_cnn(
     size = input_shape[:2] if data_format == "channels_last" else input_shape[1:]
     ops = [(block.name, op) for block in blocks for op in block.spatial_ops()]
     shapes.trace_spatial(size, ops, where=f"model {name!r} (input_shape={input_shape})")
+    return assemble_cnn(
+        input_shape,
+        blocks,
+        num_classes,
+        head=dict(pooling=head_pooling, units=head_units, dropout=head_dropout),
+        output_activation=output_activation,
+        augmentation=augmentation,
+        rescale=rescale,
+        data_format=data_format,
+        seed=None if seed is None else seed + n,
+        name=name,
+    )
 
+
+def assemble_cnn(
+    input_shape,
+    blocks,
+    num_classes,
+    *,
+    head=None,
+    output_activation="softmax",
+    augmentation=None,
+    rescale=None,
+    data_format=None,
+    seed=None,
+    name="cnn",
+) -> keras.Model:
+    """The functional model of :func:`build_cnn` and ``CNNHyperModel.build``.
+
+    ``image -> [rescale] -> [augmentation] -> blocks -> head``: an Input named
+    ``"image"``, a Rescaling named ``"rescale"`` when ``rescale`` is given, the
+    augmentation layer, the blocks in order, and a ClassifierHead named
+    ``"head"`` with :func:`output_units` units. Saved models and traces rely on
+    these names and this order.
+
+    Args:
+        input_shape: one image's shape, already checked (:func:`check_input_shape`).
+        blocks: the layers between the input and the head (ConvBlocks ``block1``, ...).
+        num_classes: number of classes.
+        head: the ClassifierHead's ``pooling``, ``units`` and ``dropout``, as a dict.
+        output_activation: ``"softmax"``, ``"sigmoid"`` or ``None`` (logits).
+        augmentation: a layer applied after the rescaling, or ``None``.
+        rescale: multiply inputs by this inside the model, or ``None``.
+        data_format: of the feature maps the head receives.
+        seed: seed of the head's dropout.
+        name: the model's name.
+
+    Returns:
+        An uncompiled ``keras.Model``.
+    """
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     if rescale is not None:
@@ -189,12 +242,10 @@ def build_cnn(
         x = block(x)
     outputs = ClassifierHead(
         output_units(num_classes, output_activation),
-        pooling=head_pooling,
-        units=head_units,
-        dropout=head_dropout,
+        **(head or {}),
         activation=output_activation,
         data_format=data_format,
-        seed=None if seed is None else seed + n,
+        seed=seed,
         name="head",
     )(x)
     return keras.Model(inputs, outputs, name=name)

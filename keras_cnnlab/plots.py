@@ -10,6 +10,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from keras_cnnlab.curves import find_overfitting_onset, metric_direction, metric_gap
+
 __all__ = ["plot_history"]
 
 _INSTALL_HINT = "plot_history needs matplotlib: pip install 'keras-cnnlab[plot]'"
@@ -72,11 +74,11 @@ def plot_history(
         metrics: the metrics to plot, one panel each; those missing from the
             history are skipped.
         onset: the onset epoch (0-based) to mark; ``"auto"`` finds it in the
-            losses with :func:`~keras_cnnlab.callbacks.gap_monitor.find_overfitting_onset`
+            losses with :func:`~keras_cnnlab.curves.find_overfitting_onset`
             (``patience``, ``min_delta``); an ``OverfittingOnset`` or an
             ``OverfittingGapMonitor`` gives theirs; ``None`` marks nothing.
-        patience: see :func:`~keras_cnnlab.callbacks.gap_monitor.find_overfitting_onset`.
-        min_delta: see :func:`~keras_cnnlab.callbacks.gap_monitor.find_overfitting_onset`.
+        patience: see :func:`~keras_cnnlab.curves.find_overfitting_onset`.
+        min_delta: see :func:`~keras_cnnlab.curves.find_overfitting_onset`.
         title: a title above the panels.
         dpi: resolution of the saved picture.
 
@@ -88,8 +90,6 @@ def plot_history(
         >>> # plot_history(history, "curves.png")
     """
     Figure, FigureCanvasAgg = _matplotlib()
-    from keras_cnnlab.callbacks.gap_monitor import find_overfitting_onset, metric_direction
-
     series = _history_dict(history)
     if isinstance(metrics, str):
         metrics = [metrics]
@@ -121,8 +121,8 @@ def plot_history(
         if val is not None and len(val) == len(train):
             ax.plot(epochs, val, marker="o", markersize=3, label=f"validation {name}", color="tab:orange")
             direction = metric_direction(name) or "min"
-            overfit = [
-                _finite(t) and _finite(v) and (t > v if direction == "max" else v > t)
+            overfit = [  # a positive gap: better on the training data
+                _finite(t) and _finite(v) and metric_gap(t, v, direction) > 0
                 for t, v in zip(train, val)
             ]
             ax.fill_between(epochs, train, val, where=overfit, interpolate=True, color="tab:red",

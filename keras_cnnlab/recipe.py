@@ -252,7 +252,7 @@ class Recipe:
 
     def predict(self, model, x, *, batch_size=256, data_format=None) -> np.ndarray:
         """Class probabilities, averaged with the mirror images' when ``flip_tta``."""
-        from keras_cnnlab.blocks._validation import check_data_format
+        from keras_cnnlab._validation import check_data_format
 
         x = np.asarray(x)
         probabilities = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

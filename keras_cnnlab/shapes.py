@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -138,14 +139,29 @@ def pool_output_length(
     return (length - pool_size) // strides + 1
 
 
-def _fmt_pair(values: Sequence) -> str:
-    a, b = values
-    return f"{a}" if a == b else f"{a}x{b}"
+# -- shape text: how the package writes sizes and shapes (not in __all__) ---------------
 
 
-def _fmt_size(size: Sequence[int | None]) -> str:
-    size = ["?" if v is None else v for v in size]
-    return _fmt_pair(size)
+def format_size(values: Sequence[int | None]) -> str:
+    """A window or spatial size, short: ``(3, 3)`` -> ``"3"``, ``(3, 5)`` -> ``"3x5"``; ``None`` is ``?``."""
+    values = ["?" if v is None else v for v in values]
+    if len(values) == 2 and values[0] == values[1]:
+        return str(values[0])
+    return "x".join(str(v) for v in values)
+
+
+def format_dims(values: Sequence[int | None]) -> str:
+    """Every size written out: ``(7, 7)`` -> ``"7x7"``; ``None`` is ``?``."""
+    return "x".join("?" if v is None else str(v) for v in values)
+
+
+def format_shape(value) -> str:
+    """A shape as Keras prints it, ``(None, 28, 28, 1)``; a list of shapes joined by ``;``; ``None`` is ``?``."""
+    if value is None:
+        return "?"
+    if isinstance(value, list):
+        return "; ".join(format_shape(v) for v in value)
+    return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,17 +238,17 @@ class SpatialOp:
     def label(self) -> str:
         """Short name such as ``conv 3x3 s1 same`` or ``maxpool 2 s2 valid``."""
         k = self.kernel_size
-        kernel = f"{k[0]}x{k[1]}" if self.kind == "conv" else _fmt_pair(k)
-        text = f"{self.kind} {kernel} s{_fmt_pair(self.strides)} {self.padding}"
+        kernel = f"{k[0]}x{k[1]}" if self.kind == "conv" else format_size(k)
+        text = f"{self.kind} {kernel} s{format_size(self.strides)} {self.padding}"
         if self.dilation_rate != (1, 1):
-            text += f" d{_fmt_pair(self.dilation_rate)}"
+            text += f" d{format_size(self.dilation_rate)}"
         return text
 
     def explain(self, size: Sequence[int | None]) -> str:
         """Human explanation of this step, e.g. ``maxpool 2 s2 valid: 7 -> 3 (floor drops 1 row)``."""
         # A window larger than the input leaves nothing: show 0, not the formula's negative.
         out = tuple(v if v is None else max(v, 0) for v in self.output_size(size))
-        text = f"{self.label()}: {_fmt_size(size)} -> {_fmt_size(out)}"
+        text = f"{self.label()}: {format_size(size)} -> {format_size(out)}"
         drop_h, drop_w = self.dropped(size)
         parts = []
         if drop_h:
@@ -291,7 +307,7 @@ def trace_spatial(
             subject = f" in {where}" if where else ""
             raise ShapeError(
                 f"The spatial size reaches zero{subject}: {text}.\n"
-                f"Steps so far (input {_fmt_size(tuple(input_size))}):{history}\n  {text}  <-- here\n"
+                f"Steps so far (input {format_size(tuple(input_size))}):{history}\n  {text}  <-- here\n"
                 "Fix: use a larger input, padding='same', a smaller kernel_size or "
                 "pool_size, or fewer downsampling blocks."
             )
@@ -349,15 +365,11 @@ def conv_block_ops(
     return ops
 
 
-def _split(shape: Sequence, data_format: str):
-    if len(shape) != 4:
-        raise ValueError(
-            "Expected a 4-D shape (batch, height, width, channels) "
-            f"(or channels first); received shape={tuple(shape)}."
-        )
+def split_channels(shape: Sequence, data_format: str) -> tuple:
+    """``(channels, spatial sizes)`` of a shape with the batch axis first, in ``data_format``."""
     if data_format == "channels_first":
-        return shape[0], shape[1], tuple(shape[2:])
-    return shape[0], shape[3], tuple(shape[1:3])
+        return shape[1], tuple(shape[2:])
+    return shape[-1], tuple(shape[1:-1])
 
 
 def _join(batch, channels, size, data_format):
@@ -378,7 +390,12 @@ def conv_block_output_shape(
 
     ``block_kwargs`` are those of :func:`conv_block_ops`.
     """
-    batch, _, size = _split(input_shape, data_format)
+    if len(input_shape) != 4:
+        raise ValueError(
+            "Expected a 4-D shape (batch, height, width, channels) "
+            f"(or channels first); received shape={tuple(input_shape)}."
+        )
+    batch, (_, size) = input_shape[0], split_channels(input_shape, data_format)
     steps = trace_spatial(size, conv_block_ops(**block_kwargs), where=where)
     out = steps[-1].output_size if steps else size
     return _join(batch, filters, out, data_format)
@@ -389,11 +406,9 @@ def explain_stack(input_size: Sequence[int | None], ops: Iterable[SpatialOp]) ->
     return "\n".join(step.explanation for step in trace_spatial(input_size, ops))
 
 
-def _prod(values: Iterable[int]) -> int:
-    total = 1
-    for v in values:
-        total *= int(v)
-    return total
+def prod(values: Iterable[int]) -> int:
+    """The product of ``values`` as a Python int (1 for none): elements, window areas."""
+    return math.prod(int(v) for v in values)
 
 
 def conv_macs(
@@ -418,7 +433,7 @@ def conv_macs(
             f"Invalid value for argument `groups`: it must divide in_channels={in_channels}. "
             f"Received groups={groups!r}."
         )
-    return _prod(output_size) * _prod(kernel_size) * (in_channels // groups) * out_channels
+    return prod(output_size) * prod(kernel_size) * (in_channels // groups) * out_channels
 
 
 def dense_macs(in_features: int, out_features: int, *, positions: int = 1) -> int:
@@ -439,7 +454,7 @@ def pool_flops(output_elements: int, pool_size: Sequence[int], kind: str) -> int
     Max pooling compares ``k - 1`` pairs per output; average pooling adds ``k - 1``
     values and divides once, ``k`` operations, where ``k`` is the window's area.
     """
-    window = _prod(pool_size)
+    window = prod(pool_size)
     if kind == "maxpool":
         return output_elements * (window - 1)
     if kind == "avgpool":

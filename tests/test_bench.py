@@ -251,7 +251,7 @@ def test_bench_accuracy_smoke(tmp_path):
         "met": None, "command": "c", "config": {"filters": [4], "head_units": [16], "epochs": 1},
     }]))
     rows = smoke_rows(tmp_path, "bench_accuracy.py", "--tuning-json", str(tuning))
-    cnn = find(rows, "Accuracy: build_cnn with default_recipe('digits') (")
+    cnn = find(rows, "Accuracy: default_recipe('digits') (build_cnn with filters=")
     assert cnn["target"].startswith("mean >= 0.994, beats the SVC on >= 4/5 splits")
     assert isinstance(cnn["met"], bool) and cnn["ratio"] > 0
     preset = find(rows, "Accuracy: preset 'digits' against 'none'")
@@ -295,6 +295,8 @@ def test_bench_tuning_smoke_hands_on_a_configuration_build_cnn_takes(tmp_path):
     rows = smoke_rows(tmp_path, "bench_tuning.py")
     overhead = [row for row in rows if "tuner overhead per trial" in row["figure"]]
     assert len(overhead) == 2 and all(row["target"] == "< 10%" for row in overhead)
+    freeze = find(rows, "Tuning: Hyperband (max_epochs=2, factor 3), search time with CNNHyperModel(freeze_gc=True)")
+    assert freeze["ratio"] > 0 and freeze["baseline"].startswith("freeze_gc=False (the default): ")
     retrained = find(rows, "Tuning: Hyperband's best configuration retrained")
     config = dict(retrained["config"])
     kwargs, recipe, strength = bench_accuracy.split_config(config, default_recipe("digits"))

@@ -147,7 +147,7 @@ def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
     for name in cli.RUN_FILES:
         assert (new / name).stat().st_size > 0, name
     metrics = json.loads((new / "metrics.json").read_text())
-    assert metrics["arch"] == "two_conv" and metrics["augment"] == "digits"
+    assert metrics["arch"] == "two_conv" and metrics["augment"] == "none"
     assert metrics["recipe"]["epochs"] == 2 and len(metrics["history"]["val_accuracy"]) == 2
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert f"test accuracy {metrics['test_accuracy']:.4f}" in stdout
@@ -320,7 +320,8 @@ def test_demo_in_a_shell(tmp_path):
     assert stdout.index("Shape trace") < stdout.index("Epoch 1/2") < stdout.index("test accuracy")
     assert f"saved to {out}/" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["dataset"] == "digits" and metrics["augment"] == "digits"
+    assert metrics["dataset"] == "digits" and metrics["augment"] == "none"
+    assert metrics["recipe"]["network"] == {"filters": [64, 128]}  # the digits recipe's two blocks
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------
@@ -396,7 +397,8 @@ def test_tune_runs_a_grid_search(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "line"), [
     (["--label-smoothing", "1.5"], "cnnlab: error: --label-smoothing: Expected a number in [0, 1)"),
-    (["--strength", "10"], "cnnlab: error: --strength: --strength 10 scales `pad_crop`"),
+    (["--augment", "digits", "--strength", "10"], "cnnlab: error: --strength: --strength 10 scales `pad_crop`"),
+    (["--strength", "2"], "--strength 2 scales an augmentation preset, but this run has none"),
     (["--warmup-epochs", "70"], "Received --warmup-epochs 70."),
 ])
 def test_recipe_and_strength_errors_name_the_option(argv, line, capsys):

@@ -152,7 +152,7 @@ def test_start_from_epoch_delays_judgement_but_not_logging():
 @pytest.mark.multibackend
 def test_restore_best_restores_the_best_epochs_weights():
     model = _tiny_model()
-    monitor = OverfittingGapMonitor(max_gap=0.1, patience=3, action="restore_best", verbose=0)
+    monitor = OverfittingGapMonitor(max_gap=0.1, patience=3, action="stop", restore_best_weights=True, verbose=0)
     _drive(monitor, model, tag_weights=True)
     # best val_accuracy is 0.68 at epoch 4; training stopped at epoch 6 with weights "6"
     assert monitor.best_epoch == 4 and monitor.best_value == pytest.approx(0.68)
@@ -165,7 +165,7 @@ def test_restore_best_restores_the_best_epochs_weights():
 @pytest.mark.multibackend
 def test_restore_best_does_nothing_without_overfitting():
     model = _tiny_model()
-    monitor = OverfittingGapMonitor(max_gap=None, patience=20, action="restore_best", verbose=0)
+    monitor = OverfittingGapMonitor(max_gap=None, patience=20, action="stop", restore_best_weights=True, verbose=0)
     _drive(monitor, model, tag_weights=True)
     assert monitor.restored_epoch is None
     for weight in model.get_weights():
@@ -257,20 +257,22 @@ def test_deepcopy_gives_a_fresh_independent_monitor():
     assert clone.model is None
     assert clone.gaps == {}
     assert clone.train_data[0] is x  # the data is shared, not copied per trial
-    assert (clone.metric, clone.max_gap, clone.patience, clone.unbiased_subset) == ("accuracy", 0.1, 3, 4)
+    assert (clone.monitor, clone.max_gap, clone.patience, clone.unbiased_subset) == ("accuracy", 0.1, 3, 4)
 
 
 INVALID = [
-    ({"metric": ""}, "`metric`"),
-    ({"metric": "val_accuracy"}, "`metric`"),
+    ({"monitor": ""}, "`monitor`"),
+    ({"monitor": "val_accuracy"}, "`monitor`"),
     ({"max_gap": -0.1}, "`max_gap`"),
     ({"max_gap": math.nan}, "`max_gap`"),
     ({"patience": 0}, "`patience`"),
     ({"min_delta": -1}, "`min_delta`"),
     ({"start_from_epoch": -1}, "`start_from_epoch`"),
     ({"mode": "up"}, "`mode`"),
-    ({"metric": "loss", "mode": "max"}, "`mode`"),
+    ({"monitor": "loss", "mode": "max"}, "`mode`"),
     ({"action": "halt"}, "`action`"),
+    ({"restore_best_weights": 1, "action": "stop"}, "`restore_best_weights`"),
+    ({"restore_best_weights": True}, "`restore_best_weights=True`.*action='stop'"),
     ({"unbiased_subset": 0, "train_data": ([1], [1])}, "`unbiased_subset`"),
     ({"unbiased_subset": 10}, "train_data=\\(x_train, y_train\\)"),
     ({"train_data": np.zeros(3)}, "`train_data`"),
@@ -283,6 +285,95 @@ def test_invalid_arguments_name_the_argument():
     for kwargs, match in INVALID:
         with pytest.raises(ValueError, match=match):
             OverfittingGapMonitor(**kwargs)
+
+
+# -- the Keras names and their deprecated aliases ---------------------------------------
+
+
+def test_deprecated_metric_alias_warns_and_behaves_like_monitor():
+    with pytest.warns(DeprecationWarning, match="`metric` is deprecated.*use `monitor`"):
+        old = OverfittingGapMonitor(metric="loss", max_gap=0.25, patience=2, verbose=0)
+    new = OverfittingGapMonitor(monitor="loss", max_gap=0.25, patience=2, verbose=0)
+    assert old.monitor == new.monitor == "loss" and old.gap_key == "gap_loss"
+    assert _drive(old, _tiny_model()) == _drive(new, _tiny_model())
+    assert old.gaps == new.gaps and old.gap_exceeded_epoch == new.gap_exceeded_epoch == 4
+    assert old.verdict == new.verdict
+    with pytest.warns(DeprecationWarning, match="attribute `metric` is deprecated.*`monitor`"):
+        assert old.metric == "loss"
+    # positional use, the common one, is unchanged and silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert OverfittingGapMonitor("loss", verbose=0).monitor == "loss"
+
+
+def test_deprecated_restore_best_alias_warns_and_behaves_like_restore_best_weights():
+    with pytest.warns(DeprecationWarning, match="'restore_best'` is deprecated.*`restore_best_weights`"):
+        old = OverfittingGapMonitor(max_gap=0.1, patience=3, action="restore_best", verbose=0)
+    new = OverfittingGapMonitor(max_gap=0.1, patience=3, action="stop", restore_best_weights=True, verbose=0)
+    assert (old.action, old.restore_best_weights) == ("stop", True)
+    old_model, new_model = _tiny_model(), _tiny_model()
+    assert _drive(old, old_model, tag_weights=True) == _drive(new, new_model, tag_weights=True)
+    assert (old.stopped_epoch, old.restored_epoch) == (new.stopped_epoch, new.restored_epoch) == (6, 4)
+    for a, b in zip(old_model.get_weights(), new_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert old.verdict == new.verdict
+    # "stop" alone keeps the last weights, as before
+    stop = OverfittingGapMonitor(max_gap=0.1, patience=3, action="stop", verbose=0)
+    model = _tiny_model()
+    _drive(stop, model, tag_weights=True)
+    assert stop.stopped_epoch == 6 and stop.restored_epoch is None
+    np.testing.assert_array_equal(model.get_weights()[0], np.full(model.get_weights()[0].shape, 6, "float32"))
+
+
+def test_an_old_name_with_its_new_one_is_an_error_naming_both():
+    with pytest.raises(ValueError, match="`monitor` and `metric`.*monitor='loss' and metric='accuracy'"):
+        OverfittingGapMonitor(monitor="loss", metric="accuracy")
+    with pytest.raises(ValueError, match="`action='restore_best'` and `restore_best_weights`"):
+        OverfittingGapMonitor(action="restore_best", restore_best_weights=True)
+
+
+def test_a_monitor_built_with_the_aliases_survives_deepcopy_silently():
+    with pytest.warns(DeprecationWarning):
+        monitor = OverfittingGapMonitor(metric="loss", action="restore_best", verbose=0)
+    monitor.set_model(_tiny_model())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # KerasTuner's per-trial copy must not warn again
+        clone = copy.deepcopy(monitor)
+    assert (clone.monitor, clone.action, clone.restore_best_weights) == ("loss", "stop", True)
+    assert clone.model is None
+
+
+def test_curve_and_link_names_keep_their_old_homes():
+    from keras_cnnlab import curves
+    from keras_cnnlab.callbacks import gap_monitor, links
+
+    for name in ("OverfittingOnset", "find_overfitting_onset", "metric_direction"):
+        assert getattr(gap_monitor, name) is getattr(curves, name)
+    assert gap_monitor.attach_report is links.attach_report
+    assert gap_monitor.attached_monitor is links.attached_monitor
+
+
+def test_curves_imports_neither_keras_nor_rich():
+    from _subprocess import run_python
+
+    result = run_python(
+        """
+        import sys
+        import keras_cnnlab.curves
+        print(sorted(m for m in ("keras", "rich", "tensorflow", "jax", "torch") if m in sys.modules))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_metric_gap_sign():
+    from keras_cnnlab.curves import metric_gap
+
+    assert metric_gap(0.75, 0.5, "max") == 0.25  # accuracy better on training data: positive
+    assert metric_gap(0.25, 0.5, "min") == 0.25  # loss lower on training data: positive
+    assert metric_gap(0.5, 0.75, "max") == -0.25
+    assert metric_gap(None, 0.5, "max") is None and metric_gap(0.5, 0.5, None) is None
 
 
 # -- real runs on digits -----------------------------------------------------------
@@ -317,7 +408,7 @@ class _WeightsPerEpoch(keras.callbacks.Callback):
 def test_overfitting_run_is_caught_and_best_weights_restored(digits):
     # 30 training images, a wide layer, no regularisation: memorises, then degrades.
     model = _mlp(128)
-    monitor = OverfittingGapMonitor(action="restore_best", verbose=0)
+    monitor = OverfittingGapMonitor(action="stop", restore_best_weights=True, verbose=0)
     recorder = _WeightsPerEpoch()
     # EarlyStopping placed after the monitor reads the gap it writes
     early = keras.callbacks.EarlyStopping("gap_accuracy", mode="min", patience=100)

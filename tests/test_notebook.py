@@ -25,7 +25,7 @@ NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
 
 THREADS = """
 import json, threading, time
-from keras_cnnlab.callbacks.console import THREAD_NAME
+from keras_cnnlab.display.live import THREAD_NAME
 print(json.dumps([t.name for t in threading.enumerate() if t.name == THREAD_NAME]))
 """
 

@@ -19,8 +19,8 @@ import pytest
 from rich.console import Console
 
 from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport
-from keras_cnnlab.callbacks.console import THREAD_NAME
 from keras_cnnlab.data import load_dataset
+from keras_cnnlab.display.live import THREAD_NAME
 
 # What a log file must not contain: C0 control characters other than tab and newline, DEL.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

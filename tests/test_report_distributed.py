@@ -59,8 +59,8 @@ class Weights(keras.callbacks.Callback):
 
 buffer = io.StringIO()
 report = RichTrainingReport(Console(file=buffer, width=120))
-monitor = OverfittingGapMonitor(max_gap=0.0, patience=1, start_from_epoch=1, action="restore_best",
-                                unbiased_subset=48, train_data=(x, y), verbose=0)
+monitor = OverfittingGapMonitor(max_gap=0.0, patience=1, start_from_epoch=1, action="stop",
+                                restore_best_weights=True, unbiased_subset=48, train_data=(x, y), verbose=0)
 weights = Weights()
 history = model.fit(x, y, validation_data=(data.x_val, data.y_val), epochs=4, batch_size=32,
                     callbacks=[weights, report, monitor], verbose=0)

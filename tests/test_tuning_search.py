@@ -171,7 +171,22 @@ def _run_python(code: str) -> str:
     return done.stdout
 
 
-def test_a_build_freezes_only_right_after_a_full_collection_unless_asked_not_to():
+def test_by_default_a_build_freezes_nothing_even_right_after_a_full_collection():
+    out = _run_python("""
+        import gc, keras_tuner as kt
+        from keras_cnnlab.tuning import CNNHyperModel
+        hypermodel = CNNHyperModel((8, 8, 1), 10)
+        print(hypermodel.freeze_gc)
+        for _ in range(2):
+            gc.collect()  # as KerasTuner does just before each trial's build
+            hypermodel.build(kt.HyperParameters())
+            print(gc.get_freeze_count())
+    """)
+    default, first, second = out.split()
+    assert default == "False" and first == second == "0"
+
+
+def test_with_freeze_gc_a_build_freezes_only_right_after_a_full_collection():
     out = _run_python("""
         import gc, keras_tuner as kt
         from keras_cnnlab.tuning import CNNHyperModel
@@ -179,7 +194,7 @@ def test_a_build_freezes_only_right_after_a_full_collection_unless_asked_not_to(
         gc.collect()
         CNNHyperModel((8, 8, 1), 10, freeze_gc=False).build(kt.HyperParameters())
         print(gc.get_freeze_count())
-        hypermodel = CNNHyperModel((8, 8, 1), 10)
+        hypermodel = CNNHyperModel((8, 8, 1), 10, freeze_gc=True)
         junk = [[] for _ in range(5000)]  # allocations since the last collection
         hypermodel.build(kt.HyperParameters())
         print(gc.get_freeze_count())
@@ -217,7 +232,7 @@ class Search(kt.RandomSearch):
 x = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
 y = np.arange(64) % 10
 hypermodel = Watched((8, 8, 1), 10, search_space=SearchSpace(**TINY), report=True, gap_monitor=True,
-                     compile_kwargs=dict(run_eagerly=True))
+                     compile_kwargs=dict(run_eagerly=True), freeze_gc=True)
 hypermodel.models = []
 tuner = Search(hypermodel, objective="val_accuracy", max_trials=4, seed=0, directory=DIRECTORY,
                project_name="p", overwrite=True)

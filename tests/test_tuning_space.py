@@ -387,6 +387,44 @@ def test_gap_penalized_accuracy_arithmetic():
     assert objective.name == "val_accuracy_minus_gap" and objective.direction == "max"
 
 
+def test_gap_penalized_accuracy_uses_the_monitors_gap_when_it_is_in_the_logs():
+    # The gap monitor ran first in the same fit: its gap_accuracy (here an inference-mode
+    # one, larger than the running-average accuracy - val_accuracy) is the gap penalised.
+    callback = GapPenalizedAccuracy(penalty=2.0)
+    logs = {"accuracy": 0.85, "val_accuracy": 0.8, "train_eval_accuracy": 0.95, "gap_accuracy": 0.15}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_accuracy_minus_gap"] == pytest.approx(0.8 - 2.0 * 0.15)
+    logs = {"accuracy": 0.9, "val_accuracy": 0.8, "gap_accuracy": -0.05}  # the monitor's says no gap
+    callback.on_epoch_end(0, logs)
+    assert logs["val_accuracy_minus_gap"] == pytest.approx(0.8)
+    # With the real monitor listed before it: fit hands both the same logs, in list order.
+    from keras_cnnlab.callbacks import OverfittingGapMonitor
+
+    monitor = OverfittingGapMonitor(verbose=0)
+    monitor.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    monitor.on_train_begin()
+    logs = {"loss": 0.3, "val_loss": 0.5, "accuracy": 0.95, "val_accuracy": 0.75}
+    for callback in (monitor, GapPenalizedAccuracy(penalty=1.0)):
+        callback.on_epoch_end(0, logs)
+    assert logs["gap_accuracy"] == pytest.approx(0.2)
+    assert logs["val_accuracy_minus_gap"] == pytest.approx(0.75 - logs["gap_accuracy"])
+
+
+def test_gap_penalized_accuracy_computes_the_curves_gap_without_a_monitor():
+    from keras_cnnlab.curves import metric_gap
+
+    callback = GapPenalizedAccuracy(penalty=0.5)
+    logs = {"accuracy": 0.9, "val_accuracy": 0.7}  # no gap_accuracy: no monitor in this fit
+    callback.on_epoch_end(0, logs)
+    assert logs["val_accuracy_minus_gap"] == pytest.approx(0.7 - 0.5 * metric_gap(0.9, 0.7, "max"))
+    assert logs["val_accuracy_minus_gap"] == pytest.approx(0.7 - 0.5 * 0.2)
+    # a metric to minimise: the gap is val - train, so a lower training error is penalised
+    callback = GapPenalizedAccuracy(penalty=1.0, metric="error")
+    logs = {"error": 0.1, "val_error": 0.3}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_error_minus_gap"] == pytest.approx(0.3 - 0.2)
+
+
 # --- distributed helpers ----------------------------------------------------------------
 
 

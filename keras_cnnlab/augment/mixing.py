@@ -11,9 +11,8 @@ from __future__ import annotations
 import numbers
 
 import keras
-from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (
-    BaseImagePreprocessingLayer,
-)
+
+from keras_cnnlab._internals import BaseImagePreprocessingLayer
 
 __all__ = ["LabelMixingLayer"]
 

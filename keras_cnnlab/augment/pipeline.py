@@ -5,16 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_cnnlab._internals import DataLayer
+from keras_cnnlab._validation import check_data_format
 from keras_cnnlab.augment import _checks
 from keras_cnnlab.augment.random_erasing import RandomErasing
 from keras_cnnlab.augment.random_pad_crop import RandomPadCrop
 from keras_cnnlab.augment.spec import AugmentSpec, parse_augment_spec
-from keras_cnnlab.blocks._validation import check_data_format
-
-try:  # Keras >= 3.11
-    from keras.src.layers.preprocessing.data_layer import DataLayer
-except ImportError:  # pragma: no cover - older Keras
-    from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as DataLayer
 
 __all__ = ["AugmentationPipeline"]
 

@@ -2,76 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 
 from keras_cnnlab.augment import _checks
-from keras_cnnlab.augment.spec import FACTORS, AugmentSpec, parse_augment_spec
+
+# Preset and PRESETS live in spec.py, next to the parser that reads a preset name first.
+from keras_cnnlab.augment.spec import FACTORS, PRESETS, AugmentSpec, Preset, parse_augment_spec
 
 __all__ = ["Preset", "PRESETS", "PRESET_FOR_DATA", "augmentation_preset", "preset_for", "resolve_spec"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """A named :class:`AugmentSpec` with a one-line description."""
-
-    name: str
-    description: str
-    spec: AugmentSpec
-
-    @property
-    def factors(self) -> dict:
-        """The active transforms and their factors, ``{name: value}``."""
-        return self.spec.factors
-
-    def to_string(self) -> str:
-        """The preset's transforms in the compact string form."""
-        return self.spec.to_string()
-
-
-#: name -> :class:`Preset`. ``strength`` scales every factor of a preset.
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("none", "No augmentation: the baseline, and a tuner's 'off' choice.", AugmentSpec()),
-        Preset(
-            "light",
-            "Small geometric changes (horizontal flip, rotation up to 18 degrees, zoom 5%): "
-            "for natural images whose mirror image is the same class (faces, objects, "
-            "clothes); on lfw_subset's faces it beats no augmentation.",
-            AugmentSpec(flip="horizontal", rotation=0.05, zoom=0.05),
-        ),
-        Preset(
-            "standard",
-            "The classic four (horizontal flip, rotation up to 36 degrees, zoom 10%, "
-            "contrast 20%), as in the Keras image classification tutorials: for natural "
-            "images with mirror symmetry (photos of objects, faces); on lfw_subset it "
-            "beats no augmentation.",
-            AugmentSpec(flip="horizontal", rotation=0.1, zoom=0.1, contrast=0.2),
-        ),
-        Preset(
-            "strong",
-            "Standard, larger, plus shifts, brightness and random erasing: for long "
-            "training runs on natural images that overfit.",
-            AugmentSpec(
-                flip="horizontal",
-                rotation=0.15,
-                zoom=0.15,
-                translation=0.1,
-                contrast=0.3,
-                brightness=0.2,
-                erasing=0.25,
-            ),
-        ),
-        Preset(
-            "digits",
-            "For digits and characters, down to 8x8: a whole-pixel shift (pad 12.5% of "
-            "each side, at least 1 pixel, and crop back), uncovered pixels background; no "
-            "flip (a mirrored 2 is no digit) and no resampling, which blurs tiny glyphs.",
-            AugmentSpec(pad_crop=0.125, fill_mode="constant"),
-        ),
-    )
-}
 
 
 #: dataset name -> the preset that suits it (what ``"auto"`` means for that data).

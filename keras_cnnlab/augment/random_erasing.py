@@ -6,10 +6,8 @@ import math
 import numbers
 
 import keras
-from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (
-    BaseImagePreprocessingLayer,
-)
 
+from keras_cnnlab._internals import BaseImagePreprocessingLayer
 from keras_cnnlab.augment import _checks
 
 __all__ = ["RandomErasing"]

@@ -1,4 +1,4 @@
-"""What an augmentation does, as data: :class:`AugmentSpec` and its compact string form.
+"""What an augmentation does, as data: :class:`AugmentSpec`, its compact string form, the presets.
 
 A spec lists the factor of each transform (0 = off). It imports no backend, so
 tuners and command lines can build, compare and print specs cheaply; the layer
@@ -12,7 +12,9 @@ factor glued on::
     none                                 # no augmentation
 
 :func:`parse_augment_spec` is the one parser; :meth:`AugmentSpec.to_string` writes
-the canonical form back (``parse_augment_spec(s.to_string()) == s``).
+the canonical form back (``parse_augment_spec(s.to_string()) == s``). The named
+presets (:data:`PRESETS`) are specs too, kept here because the parser reads a
+preset name first; :mod:`keras_cnnlab.augment.presets` turns one into a layer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import numpy as np
 
 __all__ = [
     "AugmentSpec",
+    "Preset",
+    "PRESETS",
     "Factor",
     "FACTORS",
     "FLIP_MODES",
@@ -291,9 +295,70 @@ class AugmentSpec:
         return cls(**config)
 
 
-def _valid_tokens_message() -> str:
-    from keras_cnnlab.augment.presets import PRESETS
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named :class:`AugmentSpec` with a one-line description."""
 
+    name: str
+    description: str
+    spec: AugmentSpec
+
+    @property
+    def factors(self) -> dict:
+        """The active transforms and their factors, ``{name: value}``."""
+        return self.spec.factors
+
+    def to_string(self) -> str:
+        """The preset's transforms in the compact string form."""
+        return self.spec.to_string()
+
+
+#: name -> :class:`Preset`. ``strength`` scales every factor of a preset.
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("none", "No augmentation: the baseline, and a tuner's 'off' choice.", AugmentSpec()),
+        Preset(
+            "light",
+            "Small geometric changes (horizontal flip, rotation up to 18 degrees, zoom 5%): "
+            "for natural images whose mirror image is the same class (faces, objects, "
+            "clothes); on lfw_subset's faces it beats no augmentation.",
+            AugmentSpec(flip="horizontal", rotation=0.05, zoom=0.05),
+        ),
+        Preset(
+            "standard",
+            "The classic four (horizontal flip, rotation up to 36 degrees, zoom 10%, "
+            "contrast 20%), as in the Keras image classification tutorials: for natural "
+            "images with mirror symmetry (photos of objects, faces); on lfw_subset it "
+            "beats no augmentation.",
+            AugmentSpec(flip="horizontal", rotation=0.1, zoom=0.1, contrast=0.2),
+        ),
+        Preset(
+            "strong",
+            "Standard, larger, plus shifts, brightness and random erasing: for long "
+            "training runs on natural images that overfit.",
+            AugmentSpec(
+                flip="horizontal",
+                rotation=0.15,
+                zoom=0.15,
+                translation=0.1,
+                contrast=0.3,
+                brightness=0.2,
+                erasing=0.25,
+            ),
+        ),
+        Preset(
+            "digits",
+            "For digits and characters, down to 8x8: a whole-pixel shift (pad 12.5% of "
+            "each side, at least 1 pixel, and crop back), uncovered pixels background; no "
+            "flip (a mirrored 2 is no digit) and no resampling, which blurs tiny glyphs.",
+            AugmentSpec(pad_crop=0.125, fill_mode="constant"),
+        ),
+    )
+}
+
+
+def _valid_tokens_message() -> str:
     lines = [f"  {token:<12} {meaning}" for token, meaning in TOKENS.items()]
     return (
         "Valid tokens (joined with '-', e.g. 'flip-rot0.1-zoom0.1-contrast0.2'):\n"
@@ -328,8 +393,6 @@ def parse_augment_spec(text: str) -> AugmentSpec:
     parse_augment_spec("standard-zoom0") == parse_augment_spec("flip-rot0.1-contrast0.2")
     ```
     """
-    from keras_cnnlab.augment.presets import PRESETS
-
     if not isinstance(text, str) or not text.strip():
         raise ValueError(
             "Invalid value for argument `text`. Expected a spec string such as "

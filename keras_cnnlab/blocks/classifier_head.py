@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_cnnlab._validation import check_data_format, check_positive_int, check_rate
 from keras_cnnlab.blocks import factories
-from keras_cnnlab.blocks._validation import check_data_format, check_positive_int, check_rate
 
 __all__ = ["ClassifierHead", "HEAD_POOLINGS"]
 

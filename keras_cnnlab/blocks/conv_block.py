@@ -5,13 +5,13 @@ from __future__ import annotations
 import keras
 
 from keras_cnnlab import shapes
-from keras_cnnlab.blocks import factories
-from keras_cnnlab.blocks._validation import (
+from keras_cnnlab._validation import (
     check_data_format,
     check_image_rank,
     check_positive_int,
     check_rate,
 )
+from keras_cnnlab.blocks import factories
 
 __all__ = ["ConvBlock"]
 

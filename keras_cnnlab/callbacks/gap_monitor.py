@@ -6,6 +6,9 @@ validation data, so that a positive gap always means overfitting:
 * for a metric to maximise (accuracy): ``gap = train - validation``;
 * for a metric to minimise (loss): ``gap = validation - train``.
 
+(:mod:`keras_cnnlab.curves` holds these definitions: :func:`metric_gap`,
+:func:`metric_direction`, :func:`find_overfitting_onset`.)
+
 The monitor writes ``gap_<metric>`` and ``gap_loss`` into the epoch logs, where
 ``EarlyStopping``, ``History``, the training report and a KerasTuner objective
 can read them. It declares overfitting when either criterion holds:
@@ -35,49 +38,32 @@ import dataclasses
 import math
 import numbers
 import warnings
-import weakref
 
 import keras
 import numpy as np
 
+from keras_cnnlab._validation import check_int
+
+# The link to the report lives in callbacks.links and the curve logic in curves; the names
+# these modules used to define here (attach_report, attached_monitor, OverfittingOnset,
+# find_overfitting_onset, metric_direction) stay importable from here.
+from keras_cnnlab.callbacks.links import (  # noqa: F401 (attach_report, attached_monitor: old homes)
+    attach_monitor,
+    attach_report,
+    attached_monitor,
+    attached_report,
+)
+from keras_cnnlab.curves import (
+    OverfittingOnset,
+    find_overfitting_onset,
+    metric_direction,
+    metric_gap,
+)
+
 __all__ = ["OverfittingGapMonitor", "OverfittingOnset", "find_overfitting_onset", "metric_direction"]
 
-_ACTIONS = ("warn", "stop", "restore_best")
+_ACTIONS = ("warn", "stop")
 _MODES = ("auto", "min", "max")
-_MAX_HINTS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "top_k")
-_MIN_HINTS = ("loss", "error", "crossentropy", "hinge", "mse", "mae", "mape", "msle", "poisson", "divergence")
-
-# model -> the monitor attached to it, read by the training report; and model -> the
-# report, which prints the monitor's findings under the epoch they belong to. The values
-# are weak too: a callback holds its model, so a strong value would keep its own key,
-# and with it every model ever trained with these callbacks, alive.
-_ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_REPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _link(table, model, callback) -> None:
-    try:
-        table[model] = weakref.ref(callback)
-    except TypeError:  # a model that takes no weak references: no link
-        pass
-
-
-def _linked(table, model):
-    try:
-        ref = table.get(model)
-    except TypeError:
-        return None
-    return None if ref is None else ref()
-
-
-def attached_monitor(model) -> OverfittingGapMonitor | None:
-    """The OverfittingGapMonitor fitting ``model`` now or last, if any."""
-    return _linked(_ATTACHED, model)
-
-
-def attach_report(model, report) -> None:
-    """Let the monitor of ``model`` hand its messages to ``report`` (a RichTrainingReport)."""
-    _link(_REPORTS, model, report)
 
 
 def _finite(value) -> bool:
@@ -90,154 +76,6 @@ def _number(value) -> float | None:
     return None
 
 
-def metric_direction(name: str, model=None) -> str | None:
-    """``"max"`` or ``"min"`` for a metric name, ``None`` when it cannot tell.
-
-    Uses the ``_direction`` that Keras metrics carry when ``model`` is given
-    (as Keras's EarlyStopping does), then the name: losses and errors are
-    minimised, accuracies, AUC, precision, recall and F-scores maximised.
-    """
-    base = name
-    for prefix in ("val_", "gap_", "train_eval_"):
-        base = base.removeprefix(prefix)
-    if base == "loss" or base.endswith("_loss"):
-        return "min"
-    for metric in _model_metrics(model):
-        if getattr(metric, "name", None) == base and getattr(metric, "_direction", None) in ("up", "down"):
-            return "max" if metric._direction == "up" else "min"
-    lowered = base.lower()
-    if any(hint in lowered for hint in _MIN_HINTS):
-        return "min"
-    if any(hint in lowered for hint in _MAX_HINTS):
-        return "max"
-    return None
-
-
-def _model_metrics(model) -> list:
-    if model is None:
-        return []
-    found = []
-    try:
-        for metric in model.metrics:
-            inner = getattr(metric, "metrics", None)
-            found.extend(inner if isinstance(inner, (list, tuple)) else [metric])
-    except Exception:  # a model that is not built yet has no metrics to read
-        return []
-    return found
-
-
-@dataclasses.dataclass(frozen=True)
-class OverfittingOnset:
-    """Where overfitting began, with the figures that show it.
-
-    Epochs are 0-based, as in Keras callbacks; ``describe()`` prints them 1-based.
-
-    Attributes:
-        epoch: first epoch of the run in which validation loss stayed above its
-            best while training loss stayed below its value at that best.
-        detected_at: the epoch at which the run reached ``patience`` epochs.
-        best_epoch: epoch of the best validation loss before the onset.
-        best_val_loss: that best validation loss.
-        val_loss: validation loss at ``detected_at``.
-        train_loss_at_best: training loss at ``best_epoch``.
-        train_loss: training loss at ``detected_at``.
-        generalization_loss: Prechelt's GL at ``detected_at``, in percent.
-    """
-
-    epoch: int
-    detected_at: int
-    best_epoch: int
-    best_val_loss: float
-    val_loss: float
-    train_loss_at_best: float
-    train_loss: float
-    generalization_loss: float
-
-    def describe(self) -> str:
-        """One sentence with the epochs (1-based) and the figures."""
-        return (
-            f"overfitting from epoch {self.epoch + 1}: val_loss rose from {self.best_val_loss:.4f} "
-            f"(epoch {self.best_epoch + 1}) to {self.val_loss:.4f} (epoch {self.detected_at + 1}, "
-            f"GL {self.generalization_loss:.1f}%) while loss fell from "
-            f"{self.train_loss_at_best:.4f} to {self.train_loss:.4f}"
-        )
-
-
-def find_overfitting_onset(
-    loss, val_loss, *, patience: int = 3, min_delta: float = 0.0, start_from_epoch: int = 0
-) -> OverfittingOnset | None:
-    """Find the onset of overfitting in training and validation loss curves.
-
-    The criterion, after Prechelt's generalisation loss: an epoch counts as
-    overfitting when its validation loss is above the best validation loss so
-    far by more than ``min_delta`` while its training loss is below the training
-    loss of that best epoch. ``patience`` such epochs in a row declare the
-    onset, dated to the first of them. An epoch that improves the best
-    validation loss by more than ``min_delta``, or that does not count, restarts
-    the run. Epochs before ``start_from_epoch`` and epochs with a non-finite
-    loss are skipped.
-
-    Args:
-        loss: training loss per epoch.
-        val_loss: validation loss per epoch, same length.
-        patience: epochs in a row needed (at least 1).
-        min_delta: change in validation loss below which it counts as flat.
-        start_from_epoch: first epoch (0-based) to consider.
-
-    Returns:
-        An :class:`OverfittingOnset`, or ``None`` when the curves show none.
-
-    Example:
-        >>> onset = find_overfitting_onset([1.0, .8, .6, .5, .4, .3], [1.0, .9, .95, 1.0, 1.1, 1.2])
-        >>> onset.epoch, onset.detected_at, onset.best_epoch
-        (2, 4, 1)
-    """
-    loss, val_loss = list(loss), list(val_loss)
-    if len(loss) != len(val_loss):
-        raise ValueError(
-            "Arguments `loss` and `val_loss` must have one value per epoch each. "
-            f"Received {len(loss)} and {len(val_loss)} values."
-        )
-    _check_int("patience", patience, minimum=1)
-    best = best_epoch = run_start = None
-    run = 0
-    for t, (tl, vl) in enumerate(zip(loss, val_loss)):
-        if t < start_from_epoch:
-            continue
-        if not (_finite(tl) and _finite(vl)):
-            run = 0
-            continue
-        if best is None or vl < best - min_delta:
-            best, best_epoch, run = vl, t, 0
-            continue
-        if vl > best + min_delta and tl < loss[best_epoch]:
-            run += 1
-            if run == 1:
-                run_start = t
-            if run >= patience:
-                return OverfittingOnset(
-                    epoch=run_start,
-                    detected_at=t,
-                    best_epoch=best_epoch,
-                    best_val_loss=float(best),
-                    val_loss=float(vl),
-                    train_loss_at_best=float(loss[best_epoch]),
-                    train_loss=float(tl),
-                    generalization_loss=100.0 * (vl / best - 1.0) if best > 0 else math.inf,
-                )
-        else:
-            run = 0
-    return None
-
-
-def _check_int(name, value, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an integer >= {minimum}. "
-            f"Received {name}={value!r}."
-        )
-
-
 def _check_number(name, value, *, minimum=0.0, allow_none=False):
     if value is None and allow_none:
         return
@@ -246,6 +84,47 @@ def _check_number(name, value, *, minimum=0.0, allow_none=False):
             f"Invalid value for argument `{name}`. Expected a finite number >= {minimum}"
             f"{' or None' if allow_none else ''}. Received {name}={value!r}."
         )
+
+
+def _resolve_aliases(monitor, metric, action, restore_best_weights):
+    """Map the deprecated ``metric=`` and ``action="restore_best"`` onto the Keras names.
+
+    Each old name warns with a DeprecationWarning that names its replacement;
+    an old name given together with its new one is a ValueError naming both.
+    ``monitor`` and ``restore_best_weights`` count as given when they differ
+    from their defaults (``"accuracy"``, ``False``).
+    """
+    if metric is not None:
+        if monitor != "accuracy":
+            raise ValueError(
+                "Arguments `monitor` and `metric` name the same thing (`metric` is the deprecated "
+                f"alias of `monitor`): pass only `monitor`. Received monitor={monitor!r} and "
+                f"metric={metric!r}."
+            )
+        warnings.warn(
+            "OverfittingGapMonitor: argument `metric` is deprecated and will be removed in the next "
+            f"release; use `monitor` instead: OverfittingGapMonitor(monitor={metric!r}).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        monitor = metric
+    if action == "restore_best":
+        if restore_best_weights is not False:
+            raise ValueError(
+                "Arguments `action='restore_best'` and `restore_best_weights` ask for the same thing "
+                "(`action='restore_best'` is the deprecated alias of `action='stop', "
+                "restore_best_weights=True`): pass only `restore_best_weights`. Received "
+                f"action='restore_best' and restore_best_weights={restore_best_weights!r}."
+            )
+        warnings.warn(
+            "OverfittingGapMonitor: `action='restore_best'` is deprecated and will be removed in the "
+            "next release; use argument `restore_best_weights` instead: "
+            "OverfittingGapMonitor(action='stop', restore_best_weights=True).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        action, restore_best_weights = "stop", True
+    return monitor, action, restore_best_weights
 
 
 class _Run:
@@ -288,10 +167,14 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
     :func:`find_overfitting_onset`) or when the gap exceeds ``max_gap`` for
     ``patience`` epochs. NaN or infinite losses are reported as divergence.
 
+    The arguments follow Keras's ``EarlyStopping``: ``monitor`` names the
+    metric, ``action="stop"`` stops training and ``restore_best_weights=True``
+    then restores the weights of the best epoch.
+
     Args:
-        metric: the metric whose gap is tracked, as logged by Keras without the
+        monitor: the metric whose gap is tracked, as logged by Keras without the
             ``val_`` prefix: ``"accuracy"`` (default), ``"loss"``, ``"auc"``...
-            A logged name ending in ``_<metric>`` (``sparse_categorical_accuracy``)
+            A logged name ending in ``_<monitor>`` (``sparse_categorical_accuracy``)
             is accepted for it.
         max_gap: gap above which, for ``patience`` epochs, overfitting is
             declared, in the metric's units (0.1 = ten points of accuracy).
@@ -301,15 +184,17 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             below which it counts as no change.
         start_from_epoch: epochs (0-based) before this one are logged but not
             judged, so the noisy first epochs do not trigger anything.
-        mode: ``"max"`` if larger values of ``metric`` are better, ``"min"`` if
+        mode: ``"max"`` if larger values of ``monitor`` are better, ``"min"`` if
             smaller, ``"auto"`` to infer it from the metric.
         action: what to do when overfitting or divergence is found:
-            ``"warn"`` prints it (default), ``"stop"`` also stops training,
-            ``"restore_best"`` stops and restores the weights of the epoch with
-            the best validation ``metric``.
+            ``"warn"`` prints it (default), ``"stop"`` also stops training.
         unbiased_subset: number of training examples re-evaluated in inference
             mode at each epoch end to compute an unbiased gap; needs
             ``train_data``. ``None`` (default) uses the logged training metric.
+        restore_best_weights: with ``action="stop"``, when the monitor stops
+            training, restore at the end of training the weights of the epoch
+            with the best validation ``monitor``, as Keras's ``EarlyStopping``
+            does (``False`` by default: the weights of the last epoch stay).
         train_data: ``(x, y)`` or ``(x, y, sample_weight)`` arrays the subset is
             drawn from (once, with ``seed``).
         eval_batch_size: batch size of that re-evaluation.
@@ -317,16 +202,22 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         console: where messages go: ``None`` (standard output), a path, a file
             or a ``rich.console.Console``.
         verbose: 0 to stay silent (results stay in the logs and attributes).
+        metric: deprecated alias of ``monitor``; warns, and is removed in the
+            next release.
+
+    The old ``action="restore_best"`` is a deprecated alias of
+    ``action="stop", restore_best_weights=True``: it warns, and is removed in
+    the next release. An old name given with its new one is a ``ValueError``.
 
     Example:
-        >>> monitor = OverfittingGapMonitor("accuracy", max_gap=0.1, action="restore_best")
+        >>> monitor = OverfittingGapMonitor("accuracy", max_gap=0.1, action="stop", restore_best_weights=True)
         >>> # model.fit(x, y, validation_data=(xv, yv), epochs=30, callbacks=[monitor])
         >>> # history.history["gap_accuracy"], monitor.onset, monitor.verdict
     """
 
     def __init__(
         self,
-        metric: str = "accuracy",
+        monitor: str = "accuracy",
         max_gap: float | None = 0.1,
         patience: int = 3,
         min_delta: float = 0.0,
@@ -335,22 +226,25 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         action: str = "warn",
         unbiased_subset: int | None = None,
         *,
+        restore_best_weights: bool = False,
         train_data=None,
         eval_batch_size: int = 256,
         seed: int = 0,
         console=None,
         verbose: int = 1,
+        metric: str | None = None,
     ):
         super().__init__()
-        if not isinstance(metric, str) or not metric or metric.startswith("val_"):
+        monitor, action, restore_best_weights = _resolve_aliases(monitor, metric, action, restore_best_weights)
+        if not isinstance(monitor, str) or not monitor or monitor.startswith("val_"):
             raise ValueError(
-                "Invalid value for argument `metric`. Expected a metric name as logged for the "
-                f"training data, such as 'accuracy' or 'loss'. Received metric={metric!r}."
+                "Invalid value for argument `monitor`. Expected a metric name as logged for the "
+                f"training data, such as 'accuracy' or 'loss'. Received monitor={monitor!r}."
             )
         _check_number("max_gap", max_gap, allow_none=True)
-        _check_int("patience", patience, minimum=1)
+        check_int(patience, "patience", minimum=1)
         _check_number("min_delta", min_delta)
-        _check_int("start_from_epoch", start_from_epoch, minimum=0)
+        check_int(start_from_epoch, "start_from_epoch", minimum=0)
         if mode not in _MODES:
             raise ValueError(
                 f"Invalid value for argument `mode`. Expected one of {_MODES}. Received mode={mode!r}."
@@ -360,8 +254,19 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
                 f"Invalid value for argument `action`. Expected one of {_ACTIONS}. "
                 f"Received action={action!r}."
             )
+        if not isinstance(restore_best_weights, bool):
+            raise ValueError(
+                "Invalid value for argument `restore_best_weights`. Expected True or False. "
+                f"Received restore_best_weights={restore_best_weights!r}."
+            )
+        if restore_best_weights and action == "warn":
+            raise ValueError(
+                "Argument `restore_best_weights=True` restores the weights when the monitor stops "
+                "training, and action='warn' never stops it: pass action='stop' with it. "
+                "Received action='warn'."
+            )
         if unbiased_subset is not None:
-            _check_int("unbiased_subset", unbiased_subset, minimum=1)
+            check_int(unbiased_subset, "unbiased_subset", minimum=1)
             if train_data is None:
                 raise ValueError(
                     "Argument `unbiased_subset` needs the training data to draw the subset from: "
@@ -369,27 +274,28 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
                 )
         if train_data is not None:
             train_data = _check_train_data(train_data)
-        _check_int("eval_batch_size", eval_batch_size, minimum=1)
-        _check_int("verbose", verbose, minimum=0)
-        if metric == "loss" and mode == "max":
+        check_int(eval_batch_size, "eval_batch_size", minimum=1)
+        check_int(verbose, "verbose", minimum=0)
+        if monitor == "loss" and mode == "max":
             raise ValueError(
                 "Invalid value for argument `mode`: a loss is minimised. Use mode='min' or "
-                "'auto' with metric='loss'. Received mode='max'."
+                "'auto' with monitor='loss'. Received mode='max'."
             )
-        self.metric = metric
+        self.monitor = monitor
         self.max_gap = max_gap
         self.patience = patience
         self.min_delta = float(min_delta)
         self.start_from_epoch = start_from_epoch
         self.mode = mode
         self.action = action
+        self.restore_best_weights = restore_best_weights
         self.unbiased_subset = unbiased_subset
         self.train_data = train_data
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.verbose = verbose
         if console is not None:
-            from keras_cnnlab.callbacks.console import make_console
+            from keras_cnnlab.display.console import make_console
 
             console = make_console(console)
         self._console = console
@@ -419,12 +325,12 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     @property
     def best_epoch(self) -> int | None:
-        """Epoch (0-based) with the best validation ``metric``."""
+        """Epoch (0-based) with the best validation ``monitor``."""
         return self._run.best_epoch
 
     @property
     def best_value(self) -> float | None:
-        """The best validation ``metric``."""
+        """The best validation ``monitor``."""
         return self._run.best_value
 
     @property
@@ -443,9 +349,20 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         return self._run.last_epoch
 
     @property
+    def metric(self) -> str:
+        """Deprecated alias of ``monitor``, the tracked metric; warns."""
+        warnings.warn(
+            "OverfittingGapMonitor: attribute `metric` is deprecated and will be removed in the next "
+            "release; use `monitor` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.monitor
+
+    @property
     def gap_key(self) -> str:
         """The log key of the tracked gap, such as ``gap_accuracy``."""
-        return f"gap_{self.metric}"
+        return f"gap_{self.monitor}"
 
     @property
     def overfitting(self) -> bool:
@@ -505,7 +422,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        _link(_ATTACHED, model, self)
+        attach_monitor(model, self)
 
     def on_train_begin(self, logs=None):
         self._run = _Run()
@@ -528,14 +445,14 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         run.epochs.append(epoch)
         run.train_loss.append(math.nan if loss is None else loss)
         run.val_loss.append(math.nan if val_loss is None else val_loss)
-        self._record(logs, "gap_loss", _gap(loss, val_loss, "min"))
+        self._record(logs, "gap_loss", metric_gap(loss, val_loss, "min"))
         gap = train_value = val_value = None
-        if self.metric == "loss":
-            gap, val_value = _gap(loss, val_loss, "min"), val_loss
+        if self.monitor == "loss":
+            gap, val_value = metric_gap(loss, val_loss, "min"), val_loss
         elif run.train_key is not None:
             train_value = _number(logs.get(train_prefix + run.train_key))
             val_value = _number(logs.get(run.val_key))
-            gap = _gap(train_value, val_value, run.mode)
+            gap = metric_gap(train_value, val_value, run.mode)
             self._record(logs, self.gap_key, gap)
 
         self._check_divergence(epoch, logs)
@@ -546,7 +463,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         run = self._run
-        if self.action == "restore_best" and run.stopped_epoch is not None and run.best_weights is not None:
+        if self.restore_best_weights and run.stopped_epoch is not None and run.best_weights is not None:
             try:
                 self.model.set_weights(run.best_weights)
             except Exception as error:  # never lose the trained model over a restore
@@ -554,7 +471,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             else:
                 run.restored_epoch = run.best_epoch
                 self._say(f"restored the weights of epoch {run.best_epoch + 1} "
-                          f"(val_{self.metric} {run.best_value:.4f})")
+                          f"(val_{self.monitor} {run.best_value:.4f})")
         run.best_weights = None
 
     # -- internals -------------------------------------------------------------
@@ -568,18 +485,18 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
                 "Pass validation_data=(x_val, y_val) or validation_split= to fit."
             )
             return
-        if self.metric == "loss":
+        if self.monitor == "loss":
             run.train_key, run.val_key, run.mode = "loss", "val_loss", "min"
             return
         train_keys = [k for k in logs if not k.startswith(("val_", "gap_", "train_eval_"))]
-        candidates = [self.metric] + sorted(k for k in train_keys if k.endswith("_" + self.metric))
+        candidates = [self.monitor] + sorted(k for k in train_keys if k.endswith("_" + self.monitor))
         key = next((k for k in candidates if k in logs and f"val_{k}" in logs), None)
         if key is None:
             self._warn(
-                f"metric {self.metric!r} (with val_{self.metric}) is not in the epoch logs "
+                f"metric {self.monitor!r} (with val_{self.monitor}) is not in the epoch logs "
                 f"(available: {', '.join(sorted(logs)) or 'none'}); only gap_loss is tracked. "
                 "Compile with metrics=[...] including it and pass validation data, or set "
-                "metric= to a logged name."
+                "monitor= to a logged name."
             )
             return
         mode = self.mode if self.mode != "auto" else metric_direction(key, self.model)
@@ -638,7 +555,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         )
         if improved:
             run.best_value, run.best_epoch = float(value), epoch
-            if self.action == "restore_best":
+            if self.restore_best_weights:
                 run.best_weights = self.model.get_weights()
 
     def _check_onset(self, epoch):
@@ -696,11 +613,11 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         if not self.verbose:
             return
         text = f"OverfittingGapMonitor: {message}"
-        report = _linked(_REPORTS, self._model) if self._console is None and self._model is not None else None
+        report = attached_report(self._model) if self._console is None and self._model is not None else None
         if report is not None and report.add_note(text):
             return  # printed by the report, after the line of the epoch it concerns
         if self._console is None:
-            from keras_cnnlab.callbacks.console import make_console
+            from keras_cnnlab.display.console import make_console
 
             self._console = make_console(None)
         self._console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -724,12 +641,6 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             else:
                 new.__dict__[key] = copy.deepcopy(value, memo)
         return new
-
-
-def _gap(train, val, mode):
-    if train is None or val is None or mode is None:
-        return None
-    return train - val if mode == "max" else val - train
 
 
 def _check_train_data(train_data):

@@ -20,6 +20,10 @@ in lines that fit the width, with no control characters and no trailing blanks.
 Keras calls no callback when ``fit`` raises (Ctrl-C, an error in a step or a
 callback): the display watches the frame of ``fit`` and stops itself when it
 is gone (see :class:`~keras_cnnlab.callbacks.console.LiveDisplay`).
+
+What Keras and KerasTuner do not hand a callback (the data of ``fit``, the
+frame of ``fit``, the trial of a search nobody told the report about) is read
+by :mod:`keras_cnnlab._internals`, and only there.
 """
 from __future__ import annotations
 
@@ -28,7 +32,6 @@ import dataclasses
 import functools
 import math
 import numbers
-import sys
 import textwrap
 import threading
 import time
@@ -41,15 +44,17 @@ from rich.console import Group
 from rich.rule import Rule
 from rich.text import Text
 
-from keras_cnnlab.callbacks.console import (
-    LiveDisplay,
+from keras_cnnlab import _internals
+from keras_cnnlab.callbacks.links import attach_report, attached_monitor
+from keras_cnnlab.curves import metric_direction
+from keras_cnnlab.display.console import (
     make_console,
     print_to,
     recording_console,
     render_mode,
     strip_trailing_blanks,
 )
-from keras_cnnlab.callbacks.gap_monitor import attach_report, attached_monitor, metric_direction
+from keras_cnnlab.display.live import LiveDisplay
 
 __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
 
@@ -189,7 +194,10 @@ class RichTrainingReport(ProgbarLogger):
     the best epoch and value, the final gap and the gap monitor's verdict when
     one is attached, the total time and the throughput. Inside a KerasTuner
     search each fit opens with the trial and its hyperparameters, and the best
-    epoch is the one the search's objective prefers.
+    epoch is the one the search's objective prefers:
+    :class:`~keras_cnnlab.tuning.CNNHyperModel` tells the report its trial
+    (:meth:`set_trial`); in a search of a plain ``build`` function the report
+    finds it itself.
 
     In a terminal a live progress line runs under the rows; in Jupyter one
     output shows the table, updated in place; in a file, a pipe or CI a plain
@@ -218,7 +226,9 @@ class RichTrainingReport(ProgbarLogger):
             ``PyDataset``). Arrays and ``tf.data`` pipelines give their own,
             and the exact number of images, the smaller last batch included.
             Without either, throughput is given in steps/s.
-        trial_header: print the KerasTuner trial and hyperparameters first.
+        trial_header: print the KerasTuner trial and hyperparameters first
+            (the trial given to :meth:`set_trial`, else the one of the search
+            running ``fit``, if any).
         width: render width for files and exports (default 120).
         progress_interval: seconds between two progress lines in a file, a
             pipe or CI, counted from the last line printed, so an epoch shorter
@@ -306,6 +316,7 @@ class RichTrainingReport(ProgbarLogger):
         # Batch hooks only store a counter: safe to run on Keras's callback thread.
         self.async_safe = True
         self._run = _Run()
+        self._search = None  # (trial, tuner) given to set_trial
 
     # -- results ---------------------------------------------------------------
 
@@ -467,6 +478,38 @@ class RichTrainingReport(ProgbarLogger):
         run.notes.append(text)
         return True
 
+    def set_trial(self, trial, tuner=None) -> None:
+        """Tell the report which KerasTuner trial (and tuner) its next fits train.
+
+        The trial gives the header (``Trial #<n>`` and its hyperparameters); the
+        tuner the number KerasTuner printed for it and the search's objective,
+        which then picks the best epoch (unless ``monitor`` was given).
+        :class:`~keras_cnnlab.tuning.CNNHyperModel` calls it on the reports among
+        a trial's callbacks; a tuner's own ``run_trial`` can too. ``set_trial(None)``
+        forgets them. The copies KerasTuner makes of the report for each trial
+        start untold.
+
+        When not told, the report looks for the search running ``fit`` itself
+        (:func:`keras_cnnlab._internals.calling_search`), and prints no header
+        when it finds none.
+
+        Args:
+            trial: a ``keras_tuner.engine.trial.Trial`` (anything with
+                ``trial_id`` and ``hyperparameters``), or ``None``.
+            tuner: the tuner running it (anything with an ``oracle``), or ``None``.
+        """
+        if trial is not None and not (hasattr(trial, "trial_id") and hasattr(trial, "hyperparameters")):
+            raise ValueError(
+                "Invalid value for argument `trial`. Expected None or a KerasTuner Trial "
+                f"(with trial_id and hyperparameters). Received trial={trial!r}."
+            )
+        if tuner is not None and not hasattr(tuner, "oracle"):
+            raise ValueError(
+                "Invalid value for argument `tuner`. Expected None or a KerasTuner tuner "
+                f"(with an oracle). Received tuner={tuner!r}."
+            )
+        self._search = None if trial is None else (trial, tuner)
+
     def set_model(self, model):
         super().set_model(model)
         attach_report(model, self)
@@ -488,9 +531,9 @@ class RichTrainingReport(ProgbarLogger):
         params = self.params or {}
         run.epochs = params.get("epochs")
         run.steps = params.get("steps")
-        fit_frame = _fit_frame(self._model)
+        fit_frame = _internals.fit_frame(self._model)
         run.batch_size, run.num_batches, run.partial_batch = self._batch_geometry(fit_frame)
-        trial, run.objective = _tuner_context()
+        trial, run.objective = self._search_context()
         if self.trial_header:
             run.trial = trial
         run.mode = render_mode(self._console)
@@ -498,7 +541,7 @@ class RichTrainingReport(ProgbarLogger):
             for part in self._opening():
                 self._print(part)
         # Stops the display if fit raises; a loop driving the hooks by hand owns it otherwise.
-        owner = fit_frame if fit_frame is not None else _hook_caller()
+        owner = fit_frame if fit_frame is not None else _internals.hook_caller_frame()
         interval = self.progress_interval if run.mode == "plain" else None
         if run.mode != "plain" or interval is not None or owner is not None:
             run.display = LiveDisplay(
@@ -905,30 +948,29 @@ class RichTrainingReport(ProgbarLogger):
         """(batch size, batches per epoch, size of the last batch) of the data given to fit.
 
         The data knows better than ``batch_size=``: arrays give their last,
-        smaller batch, and a ``tf.data`` pipeline its batch op and input size.
+        smaller batch, and a ``tf.data`` pipeline its batch op and input size
+        (read by :func:`keras_cnnlab._internals.fit_batch_geometry`).
         """
-        adapter = _data_adapter(fit_frame)
-        size = num_batches = partial = None
-        if adapter is not None:
-            try:
-                size = adapter.batch_size
-                size = int(size) if size is not None else None
-            except Exception:
-                size = None
-            try:
-                num_batches = adapter.num_batches
-                partial = adapter.partial_batch_size
-                unknown = adapter.has_partial_batch is None
-            except Exception:
-                num_batches = partial = None
-                unknown = False
-            if unknown:  # tf.data does not say: read its batch op
-                counted = _tf_data_batching(getattr(adapter, "_dataset", None), num_batches)
-                if counted is not None:
-                    size, partial = counted
+        size, num_batches, partial = _internals.fit_batch_geometry(fit_frame)
         if size is None:
             size = self.batch_size
         return size, num_batches, partial
+
+    def _search_context(self):
+        """("Trial #<n>...", (objective, direction)) of the KerasTuner search running this fit.
+
+        The trial and tuner given to :meth:`set_trial`, else those found on the
+        call stack. Trials are numbered as KerasTuner numbers them ("Search:
+        Running Trial #1" for trial_id "0"). Either is ``None`` when not known,
+        the objective also for an objective of several metrics.
+        """
+        if self._search is not None:
+            trial, tuner = self._search
+        else:
+            tuner, trial = _internals.calling_search()
+        oracle = getattr(tuner, "oracle", None)
+        header = _trial_header(trial, oracle) if trial is not None else None
+        return header, _search_objective(oracle)
 
     def _images(self, steps):
         run = self._run
@@ -953,7 +995,7 @@ class RichTrainingReport(ProgbarLogger):
         for key, value in self.__dict__.items():
             if key == "_console":
                 new.__dict__[key] = value
-            elif key in ("_model", "params", "progbar"):
+            elif key in ("_model", "params", "progbar", "_search"):  # a copy is told its own trial
                 new.__dict__[key] = None
             elif key == "_run":
                 new.__dict__[key] = _Run()
@@ -975,72 +1017,6 @@ class _Layout:
         return sum(c.width for c in self.columns) + len(_GAP) * (len(self.columns) - 1)
 
 
-def _fit_frame(model):
-    """The frame of the Keras ``fit`` call that is training ``model``, if found.
-
-    Keras does not hand the data to callbacks; ``fit`` holds it in its
-    ``epoch_iterator`` local on every backend. Its frame is also what the live
-    display watches: once it has left the stack, ``fit`` has returned or raised.
-    """
-    if model is None:
-        return None
-    frame = sys._getframe(1)
-    for _ in range(12):
-        if frame is None:
-            return None
-        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-            return frame
-        frame = frame.f_back
-    return None
-
-
-def _data_adapter(fit_frame):
-    if fit_frame is None:
-        return None
-    iterator = fit_frame.f_locals.get("epoch_iterator")
-    return getattr(iterator, "data_adapter", None)
-
-
-def _hook_caller():
-    """The first frame outside Keras's and keras_cnnlab's callback code: a loop calling the hooks."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not module.startswith(("keras.src.callbacks", "keras_cnnlab.callbacks")):
-            return frame
-        frame = frame.f_back
-    return None
-
-
-def _tf_data_batching(dataset, num_batches):
-    """(batch size, size of the last batch) of a ``tf.data`` pipeline made with ``.batch(n)``.
-
-    Reads the batch op and the cardinality of its input; ``None`` when they are
-    unknown (a filter, a generator) or do not give ``num_batches`` batches (an
-    op between them changed the count).
-    """
-    for _ in range(32):
-        if dataset is None:
-            return None
-        size = getattr(dataset, "_batch_size", None)
-        if size is not None:
-            try:
-                size = int(size)
-                inputs = int(dataset._input_dataset.cardinality())
-                drop = bool(getattr(dataset, "_drop_remainder", False))
-            except Exception:  # a batch op of another shape: cannot tell
-                return None
-            if size < 1 or inputs < 0:
-                return None
-            batches = inputs // size if drop else -(-inputs // size)
-            if num_batches is not None and batches != num_batches:
-                return None
-            partial = 0 if drop else inputs % size
-            return size, partial or None
-        dataset = getattr(dataset, "_input_dataset", None)
-    return None
-
-
 def _wait_for_device(model) -> None:
     """Block until the device has run the training steps dispatched so far.
 
@@ -1059,60 +1035,31 @@ def _wait_for_device(model) -> None:
         pass
 
 
-def _tuner_context():
-    """("Trial #<n>...", (objective, direction)) inside a KerasTuner search.
-
-    Trials are numbered as KerasTuner numbers them ("Search: Running Trial #1"
-    for trial_id "0"). The hyperparameters follow when KerasTuner printed no
-    table of them in this process (``verbose=0``, a worker of a distributed
-    search); after its table only the values it cut short are repeated, whole.
-    Either is ``None`` when not found, or for an objective of several metrics.
-    """
-    if "keras_tuner" not in sys.modules:
-        return None, None
-    trial = tuner = objective = None
-    frame = sys._getframe(1)
-    for _ in range(40):
-        if frame is None or (trial is not None and tuner is not None):
-            break
-        f_locals = frame.f_locals
-        candidate = f_locals.get("trial")
-        if (
-            trial is None
-            and candidate is not None
-            and _from_keras_tuner(candidate)
-            and hasattr(candidate, "hyperparameters")
-        ):
-            trial = candidate
-        candidate = f_locals.get("self")
-        if tuner is None and _from_keras_tuner(candidate) and hasattr(candidate, "oracle"):
-            tuner = candidate
-            goal = getattr(tuner.oracle, "objective", None)
-            name, direction = getattr(goal, "name", None), getattr(goal, "direction", None)
-            if isinstance(name, str) and direction in ("min", "max") and type(goal).__name__ != "MultiObjective":
-                objective = (name, direction)
-        frame = frame.f_back
-    return (_trial_header(trial, getattr(tuner, "oracle", None)) if trial is not None else None), objective
-
-
-def _from_keras_tuner(obj) -> bool:
-    """An instance of a KerasTuner class, or of a subclass of one (your own tuner)."""
-    return any(c.__module__.startswith("keras_tuner") for c in type(obj).__mro__)
+def _search_objective(oracle):
+    """(name, direction) of a KerasTuner oracle's objective; ``None`` without one, or for several metrics."""
+    goal = getattr(oracle, "objective", None)
+    name, direction = getattr(goal, "name", None), getattr(goal, "direction", None)
+    if isinstance(name, str) and direction in ("min", "max") and type(goal).__name__ != "MultiObjective":
+        return name, direction
+    return None
 
 
 def _trial_header(trial, oracle) -> str:
-    """``Trial #<n>`` and the hyperparameters KerasTuner's own table did not show whole."""
-    display = getattr(oracle, "_display", None)
-    number = (getattr(display, "trial_number", None) or {}).get(trial.trial_id)
+    """``Trial #<n>`` and the hyperparameters KerasTuner's own table did not show whole.
+
+    The hyperparameters follow when KerasTuner printed no table of them in this
+    process (``verbose=0``, a worker of a distributed search); after its table
+    only the values it cut short are repeated, whole.
+    """
+    trial_numbers, verbose, width = _internals.tuner_display(oracle)
+    number = trial_numbers.get(trial.trial_id)
     trials = getattr(oracle, "trials", None)
     if number is None and isinstance(trials, dict) and trial.trial_id in trials:
         number = list(trials).index(trial.trial_id) + 1  # what KerasTuner would number it
     if number is None:
         number = int(trial.trial_id) + 1 if str(trial.trial_id).isdigit() else trial.trial_id
     values = getattr(trial.hyperparameters, "values", {}) or {}
-    verbose = getattr(display, "verbose", 0)
-    if isinstance(verbose, numbers.Real) and verbose >= 1:  # its table is just above
-        width = getattr(display, "col_width", 18)
+    if verbose >= 1:  # its table is just above
         values = {
             k: v for k, v in values.items()
             if not isinstance(v, numbers.Real) and len(str(v)) > width  # cut with "..." there

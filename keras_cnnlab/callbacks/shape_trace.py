@@ -7,6 +7,7 @@ import os
 
 import keras
 
+from keras_cnnlab._validation import check_int
 from keras_cnnlab.trace.result import SAVE_SUFFIXES, check_save_path
 from keras_cnnlab.trace.tracer import DEFAULT_DEPTH, trace_shapes
 
@@ -60,14 +61,13 @@ class ShapeTraceCallback(keras.callbacks.Callback):
     ):
         super().__init__()
         from keras_cnnlab.trace import render
-        from keras_cnnlab.trace.tracer import _check_int
 
         if path is not None:
             check_save_path(path)  # a typo in the suffix fails here, not after training
         self.path = None if path is None else os.fspath(path)
         self.console = console
-        self.batch_size = _check_int(batch_size, "batch_size", 1)
-        self.depth = _check_int(depth, "depth", 0)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.depth = check_int(depth, "depth", minimum=0)
         self.optimizer = optimizer
         self.columns = None if columns is None else render.check_columns(columns)
         self.input_shape = input_shape

@@ -18,11 +18,11 @@ from typing import NamedTuple
 
 import keras
 
+from keras_cnnlab import shapes
+
 # The symbolic call of every backend (TF FuncGraph, jax.eval_shape, torch meta
 # tensors), as Keras uses it to build subclassed models; not exported by keras.
-from keras.src.backend import compute_output_spec
-
-from keras_cnnlab import shapes
+from keras_cnnlab._internals import compute_output_spec
 from keras_cnnlab.trace import costs
 from keras_cnnlab.trace.result import LayerTrace
 
@@ -298,10 +298,7 @@ def _params(layer) -> tuple[int, int]:
 
 
 def _size(variable) -> int:
-    size = 1
-    for d in variable.shape:
-        size *= int(d)
-    return size
+    return shapes.prod(variable.shape)
 
 
 class Collector:

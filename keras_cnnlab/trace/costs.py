@@ -33,7 +33,6 @@ of ``Conv2D`` is costed as a Conv2D. Costs are per sample, at inference:
 
 from __future__ import annotations
 
-import math
 import re
 
 from keras_cnnlab import shapes
@@ -175,28 +174,18 @@ def family(op) -> str:
     return type(op).__name__
 
 
-def _prod(values) -> int:
-    return math.prod(int(v) for v in values)
-
-
 def _known(shape) -> bool:
     return shape is not None and all(isinstance(v, int) for v in shape[1:])
 
 
 def _elements(shape) -> int:
     """Elements per sample (the batch axis excluded)."""
-    return _prod(shape[1:])
-
-
-def _channels_last(op) -> bool:
-    return getattr(op, "data_format", "channels_last") != "channels_first"
+    return shapes.prod(shape[1:])
 
 
 def _split(shape, op):
     """``(channels, spatial sizes)`` of a batched shape, per the layer's data format."""
-    if _channels_last(op):
-        return shape[-1], tuple(shape[1:-1])
-    return shape[1], tuple(shape[2:])
+    return shapes.split_channels(shape, getattr(op, "data_format", "channels_last"))
 
 
 def dtype_bytes(dtype) -> int:
@@ -255,10 +244,10 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
             macs = shapes.conv_macs(out_spatial, kernel, c_in, mid, groups=c_in)
             macs += shapes.conv_macs(out_spatial, (1,) * len(out_spatial), mid, c_out)
         else:
-            macs = _prod(in_spatial) * _prod(kernel) * c_in * c_out
+            macs = shapes.prod(in_spatial) * shapes.prod(kernel) * c_in * c_out
         return macs, _linear_flops(op, macs, out_elements), None
     if kind == "Dense":
-        macs = shapes.dense_macs(x[-1], y[-1], positions=_prod(x[1:-1]))
+        macs = shapes.dense_macs(x[-1], y[-1], positions=shapes.prod(x[1:-1]))
         return macs, _linear_flops(op, macs, out_elements), None
     if kind == "BatchNormalization":
         return out_elements, 2 * out_elements, None
@@ -351,13 +340,6 @@ def reach_kind(op, input_shapes: list, output_shapes: list | None = None) -> str
     return "unknown"
 
 
-def _size(values) -> str:
-    values = ["?" if v is None else v for v in values]
-    if len(values) == 2 and values[0] == values[1]:
-        return str(values[0])
-    return "x".join(str(v) for v in values)
-
-
 def explain(op, input_shapes: list, output_shapes: list) -> str | None:
     """The shape arithmetic of one call, in words, or ``None`` for plain layers."""
     if not input_shapes or not output_shapes or output_shapes[0] is None:
@@ -378,7 +360,7 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
         steps = shapes.trace_spatial(size, op.spatial_ops())
         if not steps:
             return f"channels {c_in} -> {c_out}"
-        sizes = " -> ".join(_size(s) for s in [size, *(step.output_size for step in steps)])
+        sizes = " -> ".join(shapes.format_size(s) for s in [size, *(step.output_size for step in steps)])
         labels = ", ".join(step.op.label() for step in steps)
         text = f"{sizes} ({labels}), channels {c_in} -> {c_out}"
         for step in steps:
@@ -401,7 +383,7 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
     if kind in _GLOBALPOOL and len(x) == 4:
         c_in, size = _split(x, op)
         how = "average" if "Average" in kind else "max"
-        return f"{how} over {_size(size)} -> {c_in} values"
+        return f"{how} over {shapes.format_size(size)} -> {c_in} values"
     if kind == "Concatenate":
         axis = getattr(op, "axis", -1)
         parts = " + ".join(str(s[axis]) for s in input_shapes)
@@ -418,13 +400,13 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
         label = {
             "ZeroPadding2D": "zero padding",
             "Cropping2D": "cropping",
-            "UpSampling2D": f"upsampling {_size(op.size)}",
+            "UpSampling2D": f"upsampling {shapes.format_size(op.size)}",
             "Conv2DTranspose": "transposed conv "
-            + (f"{op.kernel_size[0]}x{op.kernel_size[1]} s{_size(op.strides)} {op.padding}"
+            + (f"{op.kernel_size[0]}x{op.kernel_size[1]} s{shapes.format_size(op.strides)} {op.padding}"
                if kind == "Conv2DTranspose" else ""),
             "Resizing": "resizing",
         }[kind]
-        return f"{label}: {_size(size_in)} -> {_size(size_out)}"
+        return f"{label}: {shapes.format_size(size_in)} -> {shapes.format_size(size_out)}"
     return None
 
 

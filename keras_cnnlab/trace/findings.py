@@ -25,10 +25,6 @@ def _is_window(row: LayerTrace) -> bool:
     return row.kernel_size is not None and row.type != "ConvBlock" and len(row.kernel_size) == 2
 
 
-def _fmt(values) -> str:
-    return "x".join("?" if v is None else str(v) for v in values)
-
-
 def find(rows: list[LayerTrace], totals: TraceTotals) -> list[Finding]:
     """All findings for the full (unfiltered) rows of a trace."""
     found: list[Finding] = []
@@ -116,7 +112,7 @@ def _early_collapse(leaves):
         return [
             Finding(
                 "early_collapse",
-                f"{row.path} brings the feature map to {_fmt(size_out)}, but {len(later)} "
+                f"{row.path} brings the feature map to {shapes.format_dims(size_out)}, but {len(later)} "
                 f"convolution or pooling layer(s) follow ({names}) and see a single row or "
                 "column: their windows mostly cover padding. Remove a downsampling step, "
                 "use a larger input, or end the stack here.",
@@ -146,12 +142,12 @@ def _window_exceeds_input(leaves, *, after_collapse):
         span = tuple(d * (k - 1) + 1 for k, d in zip(row.kernel_size, dilation))
         if not any(w > n for w, n in zip(span, size)):
             continue
-        window = _fmt(row.kernel_size) + (f" (dilated to {_fmt(span)})" if span != tuple(row.kernel_size) else "")
-        largest = _fmt(min(w, n) for w, n in zip(span, size))
+        window = shapes.format_dims(row.kernel_size) + (f" (dilated to {shapes.format_dims(span)})" if span != tuple(row.kernel_size) else "")
+        largest = shapes.format_dims(min(w, n) for w, n in zip(span, size))
         out.append(
             Finding(
                 "window_exceeds_input",
-                f"{row.path} ({row.type}): its {window} window is larger than its {_fmt(size)} "
+                f"{row.path} ({row.type}): its {window} window is larger than its {shapes.format_dims(size)} "
                 "input: with padding='same' every window, wherever it sits, overlaps the zero "
                 "padding, so part of the weights and compute go to zeros. Use a window (dilation "
                 f"included) of at most {largest}, or remove a downsampling step before it.",
@@ -185,7 +181,7 @@ def _flatten_dense(leaves, totals):
             channels = fm[1] if before.data_format == "channels_first" else fm[-1]
             pooled = channels * units + units
             text += (
-                f": {_fmt(fm[1:])} = {before.output_shape[-1]:,} inputs x {units} units. "
+                f": {shapes.format_dims(fm[1:])} = {before.output_shape[-1]:,} inputs x {units} units. "
                 f"GlobalAveragePooling2D instead of Flatten (head_pooling='avg' in build_cnn) "
                 f"would need {pooled:,}"
             )
@@ -202,8 +198,8 @@ def _small_receptive_field(totals):
     return [
         Finding(
             "receptive_field",
-            f"Each position of the last feature map sees {_fmt(rf)} pixels of the "
-            f"{_fmt(size)} input: no single feature sees the whole image (Flatten/Dense "
+            f"Each position of the last feature map sees {shapes.format_dims(rf)} pixels of the "
+            f"{shapes.format_dims(size)} input: no single feature sees the whole image (Flatten/Dense "
             "can still combine positions). Add a block, a strided or dilated convolution, "
             "or a larger kernel to widen it.",
         )

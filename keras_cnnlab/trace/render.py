@@ -2,47 +2,36 @@
 
 Imported only when a trace is rendered, so tracing alone never loads rich.
 Where the output goes (terminal, file, notebook) is decided by
-:mod:`keras_cnnlab.callbacks.console`.
+:mod:`keras_cnnlab.display.console`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from keras_cnnlab.callbacks.console import (
+from keras_cnnlab.display.console import (
     grid,
     open_console,
     print_to,
     recording_console,
     strip_trailing_blanks,
 )
-from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
+from keras_cnnlab.display.formatting import count, nbytes
+from keras_cnnlab.shapes import format_dims, format_shape, format_size
+
+if TYPE_CHECKING:  # only named in annotations: result.py imports this module, not the reverse
+    from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "TraceTable", "check_columns", "renderable", "export", "print_trace"]
 
 
-def _shape(value) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, list):
-        return "; ".join(_shape(v) for v in value)
-    return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
-
-
 def _pair(values) -> str:
-    if values is None:
-        return ""
-    values = tuple(values)
-    if len(set(values)) == 1 and len(values) == 2:
-        return str(values[0])
-    return "x".join(str(v) for v in values)
-
-
-def _xy(values) -> str:
-    return "x".join("?" if v is None else str(v) for v in values)
+    return "" if values is None else format_size(values)
 
 
 def _window(row: LayerTrace) -> str:
@@ -57,25 +46,6 @@ def _window(row: LayerTrace) -> str:
     if row.dilation_rate is not None and any(d != 1 for d in row.dilation_rate):
         text += f" d{_pair(row.dilation_rate)}"
     return text
-
-
-def _count(value) -> str:
-    """A large count, short: 884.7K, 19.9M, 1.2G."""
-    if value is None:
-        return "unknown"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.1f}{unit}"
-    return str(value)
-
-
-def _bytes(value) -> str:
-    if value is None:
-        return "unknown"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if value >= scale:
-            return f"{value / scale:.1f} {unit}"
-    return f"{value} B"
 
 
 def _rf(row: LayerTrace) -> str:
@@ -97,16 +67,16 @@ def _layer(row: LayerTrace) -> Text:
 COLUMNS = {
     "layer": ("Layer (type)", _layer, "left"),
     "type": ("Type", lambda r: r.type, "left"),
-    "input": ("Input shape", lambda r: _shape(r.input_shape), "left"),
-    "output": ("Output shape", lambda r: _shape(r.output_shape) if not r.error else "not traced", "left"),
+    "input": ("Input shape", lambda r: format_shape(r.input_shape), "left"),
+    "output": ("Output shape", lambda r: format_shape(r.output_shape) if not r.error else "not traced", "left"),
     "kernel": ("Window", _window, "left"),
     "explain": ("Shape arithmetic", lambda r: r.explanation or "", "left"),
     "params": ("Params", lambda r: f"{r.params:,}", "right"),
     "trainable": ("Trainable", lambda r: f"{r.trainable_params:,}", "right"),
     "non_trainable": ("Non-trainable", lambda r: f"{r.non_trainable_params:,}", "right"),
-    "macs": ("MACs", lambda r: _count(r.macs), "right"),
-    "flops": ("FLOPs", lambda r: _count(r.flops), "right"),
-    "memory": ("Activations", lambda r: _bytes(r.activation_bytes) if r.output_shape else "", "right"),
+    "macs": ("MACs", lambda r: count(r.macs), "right"),
+    "flops": ("FLOPs", lambda r: count(r.flops), "right"),
+    "memory": ("Activations", lambda r: nbytes(r.activation_bytes) if r.output_shape else "", "right"),
     "rf": ("RF", _rf, "right"),
     "stride": ("Stride", lambda r: _pair(r.effective_stride) if r.effective_stride else "", "right"),
 }
@@ -141,7 +111,7 @@ def _text(value) -> Text:
 class TraceTable:
     """The trace's rows as a table, laid out when the console's width is known.
 
-    The columns are laid out by :func:`~keras_cnnlab.callbacks.console.grid`
+    The columns are laid out by :func:`~keras_cnnlab.display.console.grid`
     (a few milliseconds, also for hundreds of layers), wrapping the last column
     when it is the shape arithmetic; on a console too narrow for that, a
     ``rich`` Table wraps every text column.
@@ -202,26 +172,26 @@ class TraceTable:
 def _totals(trace: ShapeTrace) -> Text:
     t = trace.totals
     lines = Text()
-    lines.append(f"Input {_shape(t.input_shape)} -> output {_shape(t.output_shape)}\n")
+    lines.append(f"Input {format_shape(t.input_shape)} -> output {format_shape(t.output_shape)}\n")
     lines.append(
         f"Params: {t.params:,} (trainable {t.trainable_params:,}, non-trainable "
-        f"{t.non_trainable_params:,}), weights {_bytes(t.weight_bytes)}\n",
+        f"{t.non_trainable_params:,}), weights {nbytes(t.weight_bytes)}\n",
         style="bold",
     )
     if t.optimizer is not None:
-        lines.append(f"Optimizer state ({t.optimizer}): {_bytes(t.optimizer_state_bytes)}\n")
+        lines.append(f"Optimizer state ({t.optimizer}): {nbytes(t.optimizer_state_bytes)}\n")
     lines.append(
-        f"Activations for a batch of {t.batch_size}: {_bytes(t.activation_bytes)} "
+        f"Activations for a batch of {t.batch_size}: {nbytes(t.activation_bytes)} "
         "(input and every layer output, as kept for the backward pass)\n"
     )
-    compute = f"Compute per sample: {_count(t.macs)} MACs, {_count(t.flops)} FLOPs"
+    compute = f"Compute per sample: {count(t.macs)} MACs, {count(t.flops)} FLOPs"
     if t.unknown_cost_layers:
         compute += f" (+ {len(t.unknown_cost_layers)} layer(s) of unknown cost)"
     lines.append(compute + "\n")
     if t.receptive_field is not None:
-        text = f"Receptive field of the last feature map: {_xy(t.receptive_field)}"
+        text = f"Receptive field of the last feature map: {format_dims(t.receptive_field)}"
         if t.input_size is not None:
-            text += f" of the {_xy(t.input_size)} input"
+            text += f" of the {format_dims(t.input_size)} input"
         if t.effective_stride is not None:
             text += f", effective stride {_pair(t.effective_stride)}"
         lines.append(text + "\n")
@@ -281,6 +251,6 @@ def export(trace: ShapeTrace, kind: str, *, columns=None, width: int = WIDTH, ti
 
 
 def print_trace(trace: ShapeTrace, *, columns=None, console=None) -> None:
-    """Print ``trace`` once to ``console`` (see :func:`keras_cnnlab.callbacks.console.make_console`)."""
+    """Print ``trace`` once to ``console`` (see :func:`keras_cnnlab.display.console.make_console`)."""
     with open_console(console, width=FILE_WIDTH) as out:
         print_to(out, renderable(trace, columns))

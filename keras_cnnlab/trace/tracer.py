@@ -6,6 +6,7 @@ import numbers
 
 import keras
 
+from keras_cnnlab._validation import check_int
 from keras_cnnlab.trace import collect, costs, findings
 from keras_cnnlab.trace.result import ShapeTrace, TraceTotals
 
@@ -54,15 +55,6 @@ def _check_input_shape(input_shape) -> list[tuple] | None:
             "without the batch axis, such as (28, 28, 1) (or a list of them for several "
             f"inputs). Received input_shape={input_shape!r}."
         ) from None
-
-
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        expected = "a strictly positive integer" if low == 1 else "a non-negative integer"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {expected}. Received {name}={value!r}."
-        )
-    return int(value)
 
 
 def _fits(general, given) -> bool:
@@ -223,8 +215,8 @@ def trace_shapes(
             "Invalid value for argument `model`. Expected a Keras model or layer. "
             f"Received model={model!r} of type {type(model).__name__}."
         )
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    depth = _check_int(depth, "depth", 0)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    depth = check_int(depth, "depth", minimum=0)
     input_shapes = _check_input_shape(input_shape)
     how, what = _plan(model, input_shapes)
 

@@ -20,24 +20,9 @@ import os
 import re
 import socket
 
-__all__ = ["tuner_environment", "free_port", "tuner_role", "check_distributed_dependencies"]
+__all__ = ["tuner_environment", "free_port", "tuner_role"]
 
 _ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
-
-
-def check_distributed_dependencies() -> None:
-    """Raise an ImportError naming the extra when grpcio or protobuf is missing."""
-    missing = []
-    for module, package in (("grpc", "grpcio"), ("google.protobuf", "protobuf")):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(package)
-    if missing:
-        raise ImportError(
-            f"Distributed tuning needs {' and '.join(missing)}: "
-            "pip install 'keras-cnnlab[distributed]'."
-        )
 
 
 def tuner_environment(tuner_id: str, oracle_port: int, oracle_ip: str = "127.0.0.1") -> dict:

@@ -7,7 +7,6 @@ import gc
 import math
 import numbers
 import re
-import sys
 import time
 import warnings
 import weakref
@@ -16,15 +15,15 @@ import keras
 import keras_tuner
 import numpy as np
 
-from keras_cnnlab import shapes
-from keras_cnnlab.blocks import ClassifierHead, ConvBlock
-from keras_cnnlab.blocks._validation import check_data_format, check_positive_int
+from keras_cnnlab import _internals, shapes
+from keras_cnnlab._validation import check_data_format, check_positive_int
+from keras_cnnlab.blocks import ConvBlock
 from keras_cnnlab.models import (
-    _check_input_shape,
+    assemble_cnn,
+    check_input_shape,
     check_labels,
     compile_for,
     label_encoding,
-    output_units,
 )
 from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy, gap_metric_name
 from keras_cnnlab.tuning.search_space import (
@@ -35,11 +34,7 @@ from keras_cnnlab.tuning.search_space import (
     as_search_space,
 )
 
-__all__ = ["CNNHyperModel", "BlockPlan", "plan_blocks", "tunable_conv_block", "TRIAL_METRICS"]
-
-# Extra per-trial figures CNNHyperModel.fit adds to the history, so KerasTuner
-# stores them with the trial (also across processes) for results_table.
-TRIAL_METRICS = ("params", "fit_seconds", "epochs_trained")
+__all__ = ["CNNHyperModel", "BlockPlan", "plan_blocks", "tunable_conv_block"]
 
 _DEFAULT_MAX_BLOCKS = 4
 _BLOCK_INDEX = re.compile(r"^block([1-9][0-9]*)$")
@@ -96,7 +91,7 @@ class BlockPlan:
     def explain(self) -> str:
         """The worst-case sizes block by block, e.g. ``8x8 -> 2x2 -> 1x1``."""
         sizes = [self.input_size, *self.worst_sizes]
-        text = " -> ".join(shapes._fmt_size(s) for s in sizes)
+        text = " -> ".join(shapes.format_size(s) for s in sizes)
         return text + (f"; {self.stop_reason}" if self.stop_reason else "")
 
 
@@ -122,7 +117,7 @@ def plan_blocks(space: SearchSpace, input_size, max_blocks: int) -> BlockPlan:
                 outputs.extend(outs)
         if not fits:
             reason = (
-                f"block {i} cannot downsample {shapes._fmt_size(size)} with pool {tuple(down)} "
+                f"block {i} cannot downsample {shapes.format_size(size)} with pool {tuple(down)} "
                 f"and pool_size {tuple(sizes)} without reaching zero"
             )
             break
@@ -254,7 +249,7 @@ def tunable_conv_block(
 
 
 class _TrialFreezer:
-    """``gc.freeze()`` before every trial's build, for as long as it is safe.
+    """``gc.freeze()`` before every trial's build, for as long as it is safe (``freeze_gc=True``).
 
     KerasTuner runs two full collections just before it builds each trial's model.
     What survives them outlives the trial: modules, the data, the tuner, and the
@@ -344,23 +339,31 @@ def _is_array_like(x) -> bool:
 
 def _plain_stdout() -> bool:
     """Standard output is a file, a pipe or CI (not a terminal, not Jupyter)."""
-    from keras_cnnlab.callbacks.console import make_console, render_mode
+    from keras_cnnlab.display.console import make_console, render_mode
 
     return render_mode(make_console(None)) == "plain"
 
 
-def _calling_tuner():
-    """The KerasTuner tuner whose search (or get_best_models) is calling the hypermodel, or None."""
-    base = keras_tuner.engine.base_tuner.BaseTuner
-    frame = sys._getframe(2)
-    for _ in range(12):
-        if frame is None:
-            return None
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, base):
-            return candidate
-        frame = frame.f_back
-    return None
+def _fit_search(callbacks):
+    """(tuner, trial) of the KerasTuner search calling ``fit``, each ``None`` outside one.
+
+    KerasTuner's own callback among the trial's ``callbacks`` tells; a tuner's own
+    ``run_trial`` adds none, and the call stack is then read (both in
+    :mod:`keras_cnnlab._internals`).
+    """
+    tuner, trial = _internals.search_from_callbacks(callbacks)
+    if tuner is None:
+        tuner, trial = _internals.calling_search()
+    return tuner, trial
+
+
+def _tell_reports(callbacks, trial, tuner) -> None:
+    """Tell each RichTrainingReport among ``callbacks`` the trial it reports on."""
+    from keras_cnnlab.callbacks.report import RichTrainingReport
+
+    for callback in callbacks:
+        if isinstance(callback, RichTrainingReport):
+            callback.set_trial(trial, tuner)
 
 
 def _objective_names(oracle) -> list:
@@ -390,7 +393,7 @@ def _error_line(message) -> str:
 
 def _trial_number(oracle, trial_id) -> str:
     """The trial's number as KerasTuner prints it ("Running Trial #1" for trial_id "0")."""
-    number = getattr(getattr(oracle, "_display", None), "trial_number", {}).get(trial_id)
+    number = _internals.tuner_display(oracle)[0].get(trial_id)
     if number is None and trial_id in oracle.trials:
         number = list(oracle.trials).index(trial_id) + 1
     return f"#{number}" if number is not None else repr(trial_id)
@@ -547,15 +550,17 @@ class CNNHyperModel(keras_tuner.HyperModel):
             collections, which with TensorFlow loaded scan some 400,000 objects,
             plus about 10,000 more for every model TensorFlow has traced (it
             never frees their graphs): 0.5 s a trial on 2 CPU cores at first,
-            growing trial by trial. With ``True`` each build that directly follows
-            a full collection calls ``gc.freeze()``, so the next collections scan
-            only what the trial creates. Builds elsewhere (outside a tuner) freeze
+            growing trial by trial. ``False`` (the default) leaves the collector
+            alone: ``gc.freeze()`` changes the whole process, so it is done only
+            when asked. With ``True`` each build that directly follows a full
+            collection calls ``gc.freeze()``, so the next collections scan only
+            what the trial creates. Builds elsewhere (outside a tuner) freeze
             nothing. A frozen object is never collected as cyclic garbage, so each
             build checks that the previous trial's model was freed; when a
             callback of the search keeps it alive through a reference cycle,
             freezing stops for the process and the frozen objects are thawed and
-            collected. Call ``gc.unfreeze()`` after the search if the process
-            goes on to other work, or pass ``False``.
+            collected. With ``True``, call ``gc.unfreeze()`` after the search if
+            the process goes on to other work.
 
     Example:
 
@@ -588,12 +593,12 @@ class CNNHyperModel(keras_tuner.HyperModel):
         seed: int | None = None,
         name: str = "cnn",
         tunable: bool = True,
-        freeze_gc: bool = True,
+        freeze_gc: bool = False,
     ):
         super().__init__(name=name, tunable=tunable)
         self.freeze_gc = bool(freeze_gc)
         self.data_format = check_data_format(data_format)
-        self.input_shape = _check_input_shape(input_shape, self.data_format)
+        self.input_shape = check_input_shape(input_shape, self.data_format)
         self.num_classes = check_positive_int(num_classes, "num_classes")
         self.search_space = as_search_space(search_space)
         self._label_encoding = _resolve_encoding(labels, self.num_classes)
@@ -655,7 +660,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             if too_many:
                 raise shapes.ShapeError(
                     f"num_blocks={spec!r} reaches {max(too_many)} blocks, but an input of "
-                    f"{shapes._fmt_size(self.spatial_size)} fits only {plan.max_blocks} when every "
+                    f"{shapes.format_size(self.spatial_size)} fits only {plan.max_blocks} when every "
                     f"block takes the strongest downsampling of the space: {plan.explain()}. "
                     f"Fix: num_blocks <= {plan.max_blocks}, smaller `pool_size` choices, "
                     "or pool='none'/'strided' choices for the later blocks."
@@ -754,25 +759,25 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         if self.freeze_gc:
             _FREEZER.before_build()
-        tuner = _calling_tuner()
+        # KerasTuner gives build only the hyperparameters: the tuner is read off the call stack
+        tuner, _ = _internals.calling_search()
         if tuner is not None:
             _guard_search(tuner)
         choice = self._select(hp)
-        inputs = keras.Input(self.input_shape, name="image")
-        x = inputs
+        augmentation = None
         if choice["preset"] not in (None, "none"):
-            x = self._augmentation(choice["preset"], choice["strength"])(x)
-        for block in choice["blocks"]:
-            x = block(x)
-        outputs = ClassifierHead(
-            output_units(self.num_classes, self.output_activation),
-            **choice["head"],
-            activation=self.output_activation,
+            augmentation = self._augmentation(choice["preset"], choice["strength"])
+        model = assemble_cnn(
+            self.input_shape,
+            choice["blocks"],
+            self.num_classes,
+            head=choice["head"],
+            output_activation=self.output_activation,
+            augmentation=augmentation,
             data_format=self.data_format,
             seed=self.seed,
-            name="head",
-        )(x)
-        model = keras.Model(inputs, outputs, name=self.name or "cnn")
+            name=self.name or "cnn",
+        )
         config = {"learning_rate": choice["learning_rate"]}
         if choice["weight_decay"]:
             config["weight_decay"] = choice["weight_decay"]
@@ -835,7 +840,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         else:
             check_labels(model, y)
 
-    def _trial_callbacks(self) -> list:
+    def _trial_callbacks(self, batch_size=None) -> list:
         extra = []
         if self.gap_monitor:
             from keras_cnnlab.callbacks import OverfittingGapMonitor
@@ -846,7 +851,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if self.report:
             from keras_cnnlab.callbacks import RichTrainingReport
 
-            extra.append(RichTrainingReport())
+            # the batch size fit is given, for the throughput when the data does not tell
+            valid = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0
+            extra.append(RichTrainingReport(batch_size=int(batch_size) if valid else None))
         return extra
 
     def _check_search(self, tuner, args, kwargs):
@@ -877,7 +884,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         """Train one trial's model: labels checked, batch size from ``hp``, figures recorded."""
-        tuner = _calling_tuner()
+        tuner, trial = _fit_search(kwargs.get("callbacks"))
         if tuner is not None:
             _guard_search(tuner)
         try:
@@ -901,7 +908,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
                     UserWarning,
                     stacklevel=2,
                 )
-        callbacks = self._trial_callbacks() + list(kwargs.pop("callbacks", None) or [])
+        callbacks = self._trial_callbacks(kwargs.get("batch_size")) + list(kwargs.pop("callbacks", None) or [])
+        if trial is not None:
+            _tell_reports(callbacks, trial, tuner)
         if self.search_space.spec("schedule").register(hp, "schedule") == "cosine":
             epochs = kwargs.get("epochs", 1)
             callbacks.insert(0, _CosineSchedule(hp.get("learning_rate"), epochs))

@@ -6,6 +6,8 @@ import numbers
 
 import keras
 
+from keras_cnnlab.curves import metric_direction, metric_gap
+
 __all__ = ["GapPenalizedAccuracy", "gap_objective", "gap_metric_name"]
 
 
@@ -17,11 +19,17 @@ def gap_metric_name(metric: str = "accuracy") -> str:
 class GapPenalizedAccuracy(keras.callbacks.Callback):
     """Adds ``val_accuracy_minus_gap`` to each epoch's logs, for a gap-aware objective.
 
-    ``val_accuracy_minus_gap = val_accuracy - penalty * max(0, accuracy - val_accuracy)``:
+    ``val_accuracy_minus_gap = val_accuracy - penalty * max(0, gap_accuracy)``:
     a configuration that fits the training set much better than the validation
     set scores lower than one with the same validation accuracy and no gap.
-    Nothing is written when either accuracy is missing from the logs (e.g. no
-    validation data).
+    The gap is the :class:`~keras_cnnlab.callbacks.OverfittingGapMonitor`'s
+    ``gap_accuracy`` when a monitor of that metric runs in the same ``fit``
+    before this callback (it has written it into the epoch's logs; with
+    ``unbiased_subset`` it is the inference-mode gap), else the gap of
+    :func:`keras_cnnlab.curves.metric_gap` from the logged figures,
+    ``accuracy - val_accuracy``. Nothing is written when the validation figure
+    is missing from the logs (e.g. no validation data), or when neither gap can
+    be had.
 
     CNNHyperModel adds this callback to every trial only when asked:
     ``CNNHyperModel(..., gap_penalty=1.0)``, so a tuner can optimise it with
@@ -60,12 +68,19 @@ class GapPenalizedAccuracy(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        train = logs.get(self.metric)
         val = logs.get(f"val_{self.metric}")
-        if train is None or val is None:
+        if val is None:
             return
-        train, val = float(train), float(val)
-        logs[self.key] = val - self.penalty * max(0.0, train - val)
+        val = float(val)
+        gap = logs.get(f"gap_{self.metric}")  # the gap monitor's, when it ran before this callback
+        if gap is None:
+            train = logs.get(self.metric)
+            if train is None:
+                return
+            # a metric whose direction the name does not tell is taken as one to maximise
+            direction = metric_direction(self.metric, self._model) or "max"
+            gap = metric_gap(float(train), val, direction)
+        logs[self.key] = val - self.penalty * max(0.0, float(gap))
 
 
 def gap_objective(metric: str = "accuracy"):

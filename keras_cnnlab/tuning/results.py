@@ -7,7 +7,8 @@ import math
 import os
 import re
 
-from keras_cnnlab.callbacks.console import make_console, recording_console
+from keras_cnnlab.display.console import make_console, recording_console
+from keras_cnnlab.display.formatting import compact_number
 
 __all__ = ["TrialRow", "TuningResults", "results_table", "format_hyperparameters"]
 
@@ -83,18 +84,6 @@ def _row(trial) -> TrialRow:
     )
 
 
-def _fmt_number(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) < 1e-2 or abs(value) >= 1e4:
-            return f"{value:.1e}"
-        return f"{value:.3g}"
-    return str(value)
-
-
 def _block_text(v: dict) -> str:
     parts = []
     if "filters" in v:
@@ -114,8 +103,8 @@ def _block_text(v: dict) -> str:
     if act is not None and act != "relu":
         parts.append(act)
     if "dropout" in v:
-        parts.append(f"drop {_fmt_number(v.pop('dropout'))}")
-    parts.extend(f"{k}={_fmt_number(x)}" for k, x in v.items())
+        parts.append(f"drop {compact_number(v.pop('dropout'))}")
+    parts.extend(f"{k}={compact_number(x)}" for k, x in v.items())
     return "  ".join(parts)
 
 
@@ -134,7 +123,7 @@ def format_hyperparameters(values: dict) -> str:
     if "optimizer" in values:
         opt = values.pop("optimizer")
         lr = values.pop("learning_rate", None)
-        first.append(opt + ("" if lr is None else f" lr {_fmt_number(float(lr))}"))
+        first.append(opt + ("" if lr is None else f" lr {compact_number(float(lr))}"))
     if "batch_size" in values:
         first.append(f"batch {values.pop('batch_size')}")
     if first:
@@ -153,13 +142,13 @@ def format_hyperparameters(values: dict) -> str:
         if units:
             head += f" -> {units}"
             if dropout is not None:
-                head += f"  drop {_fmt_number(dropout)}"
+                head += f"  drop {compact_number(dropout)}"
         lines.append(head)
     preset = values.pop("augmentation", None)
     strength = values.pop("augment_strength", None)
     if preset not in (None, "none"):
-        lines.append(f"aug {preset}" + ("" if strength is None else f" x{_fmt_number(strength)}"))
-    rest = [f"{k}={_fmt_number(v)}" for k, v in values.items()]
+        lines.append(f"aug {preset}" + ("" if strength is None else f" x{compact_number(strength)}"))
+    rest = [f"{k}={compact_number(v)}" for k, v in values.items()]
     if rest:
         lines.append(", ".join(rest))
     return "\n".join(lines)
@@ -286,7 +275,7 @@ def results_table(tuner, console=None, *, num_trials: int | None = None, show: b
     Args:
         tuner: a KerasTuner tuner (or its oracle).
         console: where to print: ``None`` (standard output), a rich Console, a
-            path or a file (see :func:`keras_cnnlab.callbacks.console.make_console`).
+            path or a file (see :func:`keras_cnnlab.display.console.make_console`).
         num_trials: keep the best ``num_trials`` rows.
         show: print the table (``False`` only builds the object).
 

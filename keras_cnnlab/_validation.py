@@ -1,22 +1,52 @@
-"""Argument checks shared by the blocks, with Keras-style error messages."""
+"""Argument checks shared by the whole package, with Keras-style error messages.
+
+Every message reads ``Invalid value for argument `name`. Expected ... Received
+name=value.``. This module is at the bottom of the package: it imports nothing
+of keras_cnnlab, and Keras only inside :func:`check_data_format`, so that the
+parts that import no backend (shapes, the command line's parser) can use it.
+"""
 
 from __future__ import annotations
 
 import numbers
 
-import keras
+__all__ = [
+    "DATA_FORMATS",
+    "check_int",
+    "check_positive_int",
+    "check_rate",
+    "check_data_format",
+    "check_image_rank",
+]
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def check_positive_int(value, name: str) -> int:
-    """Return ``value`` if it is an int >= 1, else raise a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+def _expected_int(minimum: int) -> str:
+    if minimum == 1:
+        return "a strictly positive integer"
+    if minimum == 0:
+        return "a non-negative integer"
+    return f"an integer >= {minimum}"
+
+
+def check_int(value, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as an int if it is an integer >= ``minimum`` (a bool is none).
+
+    Raises:
+        ValueError: naming the argument and what it expected.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a strictly positive "
-            f"integer. Received {name}={value!r}."
+            f"Invalid value for argument `{name}`. Expected {_expected_int(minimum)}. "
+            f"Received {name}={value!r}."
         )
     return int(value)
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` if it is an int >= 1, else raise a ValueError naming it."""
+    return check_int(value, name, minimum=1)
 
 
 def check_rate(value, name: str) -> float:
@@ -31,7 +61,10 @@ def check_rate(value, name: str) -> float:
 
 def check_data_format(value) -> str:
     """Resolve ``None`` to Keras's image data format and validate the result."""
-    value = keras.config.image_data_format() if value is None else value
+    if value is None:
+        import keras
+
+        value = keras.config.image_data_format()
     if value not in DATA_FORMATS:
         raise ValueError(
             f"Invalid value for argument `data_format`. Expected one of {DATA_FORMATS}. "
