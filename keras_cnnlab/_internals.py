@@ -2,9 +2,10 @@
 
 keras_cnnlab takes what it needs from public interfaces where they give it:
 the steps and epochs of a fit from the callback's ``params``, the batch size
-from ``RichTrainingReport(batch_size=...)``, the trial from
-``RichTrainingReport.set_trial`` (which :class:`~keras_cnnlab.tuning.CNNHyperModel`
-calls). What no public interface gives is read here, and nowhere else:
+from ``RichTrainingReport(batch_size=...)`` (which the ``cnnlab`` command and
+:class:`~keras_cnnlab.tuning.CNNHyperModel` pass), the trial from
+``RichTrainingReport.set_trial`` (which ``CNNHyperModel`` calls). What no
+public interface gives is read here, and nowhere else:
 
 - base classes and a function Keras does not export (``keras.src`` imports):
   :data:`BaseImagePreprocessingLayer`, :data:`DataLayer`,
@@ -17,8 +18,12 @@ calls). What no public interface gives is read here, and nowhere else:
   :func:`fit_frame`, :func:`hook_caller_frame`;
 - the KerasTuner tuner and trial running a fit or a build:
   :func:`search_from_callbacks` (KerasTuner's own callback, handed to
-  ``HyperModel.fit``) and :func:`calling_search` (the call stack, for what
-  nobody tells: a plain ``build`` function's search, ``HyperModel.build``);
+  ``HyperModel.fit``), :func:`fit_search` (the same callback, among the
+  callbacks of a running ``fit``: the report's fallback when nobody called its
+  ``set_trial``, as in a plain ``build`` function's search) and
+  :func:`calling_search` (the call stack, for ``HyperModel.build``, to which
+  KerasTuner gives only the hyperparameters, and a tuner's own ``run_trial``
+  that adds no callback; the report does not use it);
 - how KerasTuner numbered and printed its trials: :func:`tuner_display`.
 
 Each function says which internal it reads and what happens when the internal
@@ -48,6 +53,8 @@ __all__ = [
     "tf_data_batching",
     "hook_caller_frame",
     "search_from_callbacks",
+    "fit_callbacks",
+    "fit_search",
     "calling_search",
     "tuner_display",
 ]
@@ -112,8 +119,9 @@ def fit_frame(model, *, depth: int = FIT_FRAMES):
     every Keras 3 backend), at most ``depth`` frames above the caller.
 
     Missing (another interpreter, a ``fit`` renamed or called through more
-    frames): ``None``. The report then takes the batch size from its
-    ``batch_size=`` argument and its display watches :func:`hook_caller_frame`.
+    frames): ``None``. The report then has only its ``batch_size=`` argument
+    for the batch size (the last batch counted whole), no trial unless
+    ``set_trial`` was called, and its display watches :func:`hook_caller_frame`.
     """
     if model is None:
         return None
@@ -283,6 +291,44 @@ def search_from_callbacks(callbacks):
     return None, None
 
 
+def fit_callbacks(frame):
+    """The callbacks of the ``fit`` whose frame is ``frame`` (a list), or ``None``.
+
+    Reads: ``fit``'s local ``callbacks``, which ``fit`` has made a
+    ``keras.callbacks.CallbackList`` by the time it calls ``on_train_begin``
+    (every Keras 3 backend), and that list's public ``callbacks`` attribute.
+    A callback is handed the model and ``params``, never its siblings.
+
+    Missing (a local renamed, or not a CallbackList): ``None``.
+    """
+    if frame is None:
+        return None
+    try:
+        callbacks = frame.f_locals.get("callbacks")
+    except Exception:  # pragma: no cover - a frame that cannot be read
+        return None
+    if not isinstance(callbacks, keras.callbacks.CallbackList):
+        return None
+    listed = getattr(callbacks, "callbacks", None)
+    return listed if isinstance(listed, list) else None
+
+
+def fit_search(frame):
+    """(tuner, trial) of KerasTuner's callback among the callbacks of the ``fit`` whose frame is ``frame``.
+
+    Reads: :func:`fit_callbacks`, then :func:`search_from_callbacks`: in a
+    search, ``Tuner.run_trial`` hands every trial's ``fit`` KerasTuner's own
+    callback, which holds the tuner and the trial. The training report uses it
+    when nobody called its ``set_trial`` (a search of a plain ``build``
+    function, whose ``DefaultHyperModel`` tells it nothing).
+
+    Missing (not in a search, a local renamed, a ``run_trial`` of your own that
+    adds no such callback): ``(None, None)``; the report then prints no trial
+    header and picks the best epoch by its own ``monitor``.
+    """
+    return search_from_callbacks(fit_callbacks(frame))
+
+
 def calling_search(depth: int = SEARCH_FRAMES):
     """(tuner, trial) of the KerasTuner search whose call led here, each ``None`` when not found.
 
@@ -293,11 +339,13 @@ def calling_search(depth: int = SEARCH_FRAMES):
     ``_build_and_fit_model``'s argument). Outside ``run_trial`` (``get_best_models``
     rebuilding a model) the trial is ``None``.
 
-    For what no public interface tells: a search of a plain ``build`` function
-    (its ``DefaultHyperModel`` tells the report nothing) and
-    ``HyperModel.build``, to which KerasTuner gives only the hyperparameters.
-    Missing (a renamed local, deeper calls): ``(None, None)`` or a half, and the
-    report shows no trial header, CNNHyperModel adds no search guard.
+    For what no public interface tells: ``HyperModel.build``, to which
+    KerasTuner gives only the hyperparameters, and ``CNNHyperModel.fit`` under
+    a tuner's own ``run_trial`` that hands it no KerasTuner callback. The
+    training report does not use it (it takes the trial from ``set_trial``,
+    else :func:`fit_search`).
+    Missing (a renamed local, deeper calls): ``(None, None)`` or a half, and
+    CNNHyperModel adds no search guard and tells the reports no trial.
     """
     classes = _keras_tuner_classes()
     if classes is None:

@@ -9,7 +9,20 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["figure", "duration", "count", "nbytes", "compact_number", "general_number"]
+__all__ = [
+    "figure",
+    "column_figure",
+    "learning_rate",
+    "thousands",
+    "duration",
+    "count",
+    "nbytes",
+    "compact_number",
+    "general_number",
+]
+
+#: The most characters :func:`column_figure` writes.
+COLUMN_FIGURE_WIDTH = 8
 
 
 def figure(value) -> str:
@@ -28,6 +41,34 @@ def figure(value) -> str:
     if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
         return f"{value:.3e}"
     return f"{value:.4f}"
+
+
+def column_figure(value) -> str:
+    """A metric value for a table column: at most 8 characters, four decimals where that fits.
+
+    ``0.98123`` -> ``"0.9812"``; ``123.456`` -> ``"123.46"``; ``2.5e-05`` -> ``"2.50e-05"``;
+    ``None`` -> ``"-"``.
+    """
+    if value is None:
+        return "-"
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e4):
+        text = f"{value:.2e}"
+        return text if len(text) <= COLUMN_FIGURE_WIDTH else f"{value:.1e}"
+    return f"{value:.4f}" if magnitude < 100 else f"{value:.2f}"
+
+
+def learning_rate(value) -> str:
+    """A learning rate: ``"5.00e-03"``; ``None`` -> ``"-"``."""
+    return "-" if value is None else f"{value:.2e}"
+
+
+def thousands(value, decimals: int = 0) -> str:
+    """A number with thousands separators: ``"7,202"``, ``"12.5"`` (``decimals=1``)."""
+    return f"{value:,.{decimals}f}"
 
 
 def duration(seconds) -> str:
