@@ -33,16 +33,15 @@ those figures, logged as ``train_eval_loss`` and ``train_eval_<metric>``.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 import numbers
 import warnings
 
 import keras
-import numpy as np
 
 from keras_cnnlab._validation import check_int
+from keras_cnnlab.callbacks.copies import fresh_copy
+from keras_cnnlab.callbacks.gap_state import GapRun, draw_subset, number
 
 # The link to the report lives in callbacks.links and the curve logic in curves; the names
 # these modules used to define here (attach_report, attached_monitor, OverfittingOnset,
@@ -57,23 +56,12 @@ from keras_cnnlab.curves import (
     OverfittingOnset,
     find_overfitting_onset,
     metric_direction,
-    metric_gap,
 )
 
 __all__ = ["OverfittingGapMonitor", "OverfittingOnset", "find_overfitting_onset", "metric_direction"]
 
 _ACTIONS = ("warn", "stop")
 _MODES = ("auto", "min", "max")
-
-
-def _finite(value) -> bool:
-    return isinstance(value, numbers.Real) and math.isfinite(value)
-
-
-def _number(value) -> float | None:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 def _check_number(name, value, *, minimum=0.0, allow_none=False):
@@ -125,36 +113,6 @@ def _resolve_aliases(monitor, metric, action, restore_best_weights):
         )
         action, restore_best_weights = "stop", True
     return monitor, action, restore_best_weights
-
-
-class _Run:
-    """State of one fit; replaced at every ``on_train_begin``."""
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.train_key = None
-        self.val_key = None
-        self.mode = None
-        self.resolved = False
-        self.onset = None
-        self.gap_exceeded_epoch = None
-        self.gap_run = 0  # judged epochs in a row with the gap above max_gap
-        self.gap_epochs_above = 0
-        self.diverged_epoch = None
-        self.divergence = None
-        self.best_epoch = None
-        self.best_value = None
-        self.best_weights = None
-        self.stopped_epoch = None
-        self.restored_epoch = None
-        self.messages: list[str] = []
-        self.announced: set[str] = set()
-        self.subset = None
-        self.last_epoch = None
-        # this fit's epochs and the losses the onset criterion reads
-        self.epochs: list[int] = []
-        self.train_loss: list[float] = []
-        self.val_loss: list[float] = []
 
 
 class OverfittingGapMonitor(keras.callbacks.Callback):
@@ -236,51 +194,10 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
     ):
         super().__init__()
         monitor, action, restore_best_weights = _resolve_aliases(monitor, metric, action, restore_best_weights)
-        if not isinstance(monitor, str) or not monitor or monitor.startswith("val_"):
-            raise ValueError(
-                "Invalid value for argument `monitor`. Expected a metric name as logged for the "
-                f"training data, such as 'accuracy' or 'loss'. Received monitor={monitor!r}."
-            )
-        _check_number("max_gap", max_gap, allow_none=True)
-        check_int(patience, "patience", minimum=1)
-        _check_number("min_delta", min_delta)
-        check_int(start_from_epoch, "start_from_epoch", minimum=0)
-        if mode not in _MODES:
-            raise ValueError(
-                f"Invalid value for argument `mode`. Expected one of {_MODES}. Received mode={mode!r}."
-            )
-        if action not in _ACTIONS:
-            raise ValueError(
-                f"Invalid value for argument `action`. Expected one of {_ACTIONS}. "
-                f"Received action={action!r}."
-            )
-        if not isinstance(restore_best_weights, bool):
-            raise ValueError(
-                "Invalid value for argument `restore_best_weights`. Expected True or False. "
-                f"Received restore_best_weights={restore_best_weights!r}."
-            )
-        if restore_best_weights and action == "warn":
-            raise ValueError(
-                "Argument `restore_best_weights=True` restores the weights when the monitor stops "
-                "training, and action='warn' never stops it: pass action='stop' with it. "
-                "Received action='warn'."
-            )
-        if unbiased_subset is not None:
-            check_int(unbiased_subset, "unbiased_subset", minimum=1)
-            if train_data is None:
-                raise ValueError(
-                    "Argument `unbiased_subset` needs the training data to draw the subset from: "
-                    "pass `train_data=(x_train, y_train)`. Received train_data=None."
-                )
-        if train_data is not None:
-            train_data = _check_train_data(train_data)
-        check_int(eval_batch_size, "eval_batch_size", minimum=1)
-        check_int(verbose, "verbose", minimum=0)
-        if monitor == "loss" and mode == "max":
-            raise ValueError(
-                "Invalid value for argument `mode`: a loss is minimised. Use mode='min' or "
-                "'auto' with monitor='loss'. Received mode='max'."
-            )
+        train_data = _check_arguments(
+            monitor, max_gap, patience, min_delta, start_from_epoch, mode, action, unbiased_subset,
+            restore_best_weights, train_data, eval_batch_size, verbose,
+        )
         self.monitor = monitor
         self.max_gap = max_gap
         self.patience = patience
@@ -299,7 +216,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
             console = make_console(console)
         self._console = console
-        self._run = _Run()
+        self._run = self._new_run()
 
     # -- results -------------------------------------------------------------
 
@@ -372,51 +289,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
     @property
     def verdict(self) -> str:
         """One sentence on the last fit: divergence, overfitting, or none."""
-        run = self._run
-        parts = []
-        if run.diverged_epoch is not None:
-            parts.append(f"diverged at epoch {run.diverged_epoch + 1} ({run.divergence})")
-        if run.onset is not None:
-            parts.append(run.onset.describe())
-        if run.gap_exceeded_epoch is not None:
-            parts.append(
-                f"{self.gap_key} above max_gap {self.max_gap:g} from epoch "
-                f"{run.gap_exceeded_epoch + 1} for {self.patience} epochs"
-            )
-        if not parts:
-            if run.last_epoch is None:
-                return "no epochs seen"
-            return "no overfitting detected" + self._gap_standing()
-        if run.stopped_epoch is not None:
-            parts.append(f"training stopped at epoch {run.stopped_epoch + 1}")
-        if run.restored_epoch is not None:
-            parts.append(f"weights restored from epoch {run.restored_epoch + 1}")
-        elif run.stopped_epoch is not None and run.best_weights is not None:
-            parts.append(f"weights of epoch {run.best_epoch + 1} restored at the end of training")
-        return "; ".join(parts)
-
-    def _gap_standing(self) -> str:
-        """The final gap, and how near the gap criterion came, for a verdict of no overfitting."""
-        run = self._run
-        key = self.gap_key if run.history.get(self.gap_key) else "gap_loss"
-        final = run.history.get(key)
-        if not final:
-            return ""
-        figure = f"final {key} {final[-1]:.4f}"
-        if self.max_gap is None or key != self.gap_key:
-            return f" ({figure})"
-        if run.gap_run:  # above max_gap now, for fewer epochs than patience
-            short = self.patience - run.gap_run
-            return (
-                f" yet: {self.gap_key} above max_gap {self.max_gap:g} in the last {run.gap_run} "
-                f"epoch(s), {short} short of patience {self.patience} ({figure})"
-            )
-        if run.gap_epochs_above:
-            return (
-                f" ({figure}, within max_gap {self.max_gap:g}; above it in {run.gap_epochs_above} "
-                f"epoch(s), never {self.patience} in a row)"
-            )
-        return f" ({figure}, within max_gap {self.max_gap:g})"
+        return self._run.verdict()
 
     # -- Keras hooks ---------------------------------------------------------
 
@@ -425,41 +298,28 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         attach_monitor(model, self)
 
     def on_train_begin(self, logs=None):
-        self._run = _Run()
+        self._run = self._new_run()
         if self.unbiased_subset is not None:
-            self._run.subset = _draw_subset(self.train_data, self.unbiased_subset, self.seed)
+            self._run.subset = draw_subset(self.train_data, self.unbiased_subset, self.seed)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         run = self._run
-        run.last_epoch = epoch
         if not run.resolved:
-            self._resolve(logs)
+            warning = run.resolve(logs, self.mode, lambda key: metric_direction(key, self.model))
+            if warning is not None:
+                self._warn(warning, stacklevel=2)
         if run.subset is not None:
             self._evaluate_subset(logs)
-
-        train_prefix = "train_eval_" if run.subset is not None else ""
-        loss = _number(logs.get(f"{train_prefix}loss"))
-        val_loss = _number(logs.get("val_loss"))
-        run.epochs.append(epoch)
-        run.train_loss.append(math.nan if loss is None else loss)
-        run.val_loss.append(math.nan if val_loss is None else val_loss)
-        self._record(logs, "gap_loss", metric_gap(loss, val_loss, "min"))
-        gap = train_value = val_value = None
-        if self.monitor == "loss":
-            gap, val_value = metric_gap(loss, val_loss, "min"), val_loss
-        elif run.train_key is not None:
-            train_value = _number(logs.get(train_prefix + run.train_key))
-            val_value = _number(logs.get(run.val_key))
-            gap = metric_gap(train_value, val_value, run.mode)
-            self._record(logs, self.gap_key, gap)
-
-        self._check_divergence(epoch, logs)
-        self._track_best(epoch, val_value)
-        if epoch >= self.start_from_epoch and run.diverged_epoch is None:
-            self._check_onset(epoch)
-            self._check_gap(epoch, gap)
+        gap, val_value = run.add_gaps(epoch, logs)
+        diverged = run.check_divergence(epoch, logs)
+        if diverged is not None:
+            self._act(epoch, diverged)
+        if run.track_best(epoch, val_value) and self.restore_best_weights:
+            run.best_weights = self.model.get_weights()
+        for finding in run.judge(epoch, gap):
+            self._act(epoch, finding)
 
     def on_train_end(self, logs=None):
         run = self._run
@@ -476,37 +336,8 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     # -- internals -------------------------------------------------------------
 
-    def _resolve(self, logs):
-        run = self._run
-        run.resolved = True
-        if "val_loss" not in logs:
-            self._warn(
-                "the epoch logs have no validation figures, so there is no gap to track. "
-                "Pass validation_data=(x_val, y_val) or validation_split= to fit."
-            )
-            return
-        if self.monitor == "loss":
-            run.train_key, run.val_key, run.mode = "loss", "val_loss", "min"
-            return
-        train_keys = [k for k in logs if not k.startswith(("val_", "gap_", "train_eval_"))]
-        candidates = [self.monitor] + sorted(k for k in train_keys if k.endswith("_" + self.monitor))
-        key = next((k for k in candidates if k in logs and f"val_{k}" in logs), None)
-        if key is None:
-            self._warn(
-                f"metric {self.monitor!r} (with val_{self.monitor}) is not in the epoch logs "
-                f"(available: {', '.join(sorted(logs)) or 'none'}); only gap_loss is tracked. "
-                "Compile with metrics=[...] including it and pass validation data, or set "
-                "monitor= to a logged name."
-            )
-            return
-        mode = self.mode if self.mode != "auto" else metric_direction(key, self.model)
-        if mode is None:
-            self._warn(
-                f"cannot tell whether {key!r} is better high or low; pass mode='max' or "
-                f"mode='min'. Only gap_loss is tracked."
-            )
-            return
-        run.train_key, run.val_key, run.mode = key, f"val_{key}", mode
+    def _new_run(self) -> GapRun:
+        return GapRun(self.monitor, self.max_gap, self.patience, self.min_delta, self.start_from_epoch)
 
     def _evaluate_subset(self, logs):
         x, y, w = self._run.subset
@@ -520,93 +351,18 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             self._run.subset = None
             return
         for name, value in results.items():
-            self._record(logs, f"train_eval_{name}", _number(value))
-
-    def _record(self, logs, key, value):
-        if value is None:
-            return
-        logs[key] = value
-        self._run.history.setdefault(key, []).append(value)
-
-    def _check_divergence(self, epoch, logs):
-        run = self._run
-        if run.diverged_epoch is not None:
-            return
-        keys = ["loss", "val_loss"]
-        if run.train_key:
-            keys += [run.train_key, run.val_key]
-        bad = [(k, logs[k]) for k in keys if k in logs and _number(logs[k]) is not None
-               and not math.isfinite(logs[k])]
-        if not bad:
-            return
-        run.diverged_epoch = epoch
-        run.divergence = ", ".join(f"{k} = {v}" for k, v in bad)
-        self._say(f"epoch {epoch + 1}: training diverged ({run.divergence})")
-        if self.action != "warn":
-            self._stop(epoch)
-
-    def _track_best(self, epoch, value):
-        run = self._run
-        if not _finite(value) or run.mode is None:
-            return
-        mode = run.mode
-        improved = run.best_value is None or (
-            value > run.best_value + self.min_delta if mode == "max" else value < run.best_value - self.min_delta
-        )
-        if improved:
-            run.best_value, run.best_epoch = float(value), epoch
-            if self.restore_best_weights:
-                run.best_weights = self.model.get_weights()
-
-    def _check_onset(self, epoch):
-        run = self._run
-        if run.onset is not None:
-            return
-        # Indices into this fit's lists, mapped back to epochs (fit may start at initial_epoch).
-        first = next((i for i, e in enumerate(run.epochs) if e >= self.start_from_epoch), None)
-        if first is None:
-            return
-        onset = find_overfitting_onset(
-            run.train_loss, run.val_loss, patience=self.patience, min_delta=self.min_delta,
-            start_from_epoch=first,
-        )
-        if onset is not None:
-            run.onset = dataclasses.replace(
-                onset,
-                epoch=run.epochs[onset.epoch],
-                detected_at=run.epochs[onset.detected_at],
-                best_epoch=run.epochs[onset.best_epoch],
-            )
-            self._act(epoch, run.onset.describe())
-
-    def _check_gap(self, epoch, gap):
-        run = self._run
-        if self.max_gap is None or run.gap_exceeded_epoch is not None:
-            return
-        if _finite(gap) and gap > self.max_gap:
-            run.gap_run += 1
-            run.gap_epochs_above += 1
-            if run.gap_run >= self.patience:
-                run.gap_exceeded_epoch = epoch - self.patience + 1
-                self._act(epoch, f"{self.gap_key} {gap:.4f} above max_gap {self.max_gap:g} for "
-                                 f"{self.patience} epochs (since epoch {run.gap_exceeded_epoch + 1})")
-        else:
-            run.gap_run = 0
+            self._run.record(logs, f"train_eval_{name}", number(value))
 
     def _act(self, epoch, message):
-        self._say(f"epoch {epoch + 1}: {message}")
+        """Say ``message``; under ``action="stop"`` stop training too."""
+        self._say(message)
         if self.action != "warn":
-            self._stop(epoch)
+            self._run.stop(epoch)
+            self.model.stop_training = True
 
-    def _stop(self, epoch):
-        run = self._run
-        if run.stopped_epoch is None:
-            run.stopped_epoch = epoch
-        self.model.stop_training = True
-
-    def _warn(self, message):
+    def _warn(self, message, stacklevel=3):
         self._run.messages.append(message)
-        warnings.warn(f"OverfittingGapMonitor: {message}", UserWarning, stacklevel=3)
+        warnings.warn(f"OverfittingGapMonitor: {message}", UserWarning, stacklevel=stacklevel)
 
     def _say(self, message):
         self._run.messages.append(message)
@@ -627,21 +383,59 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
     def __deepcopy__(self, memo):
         # KerasTuner deep-copies callbacks per trial: share the training data and
         # the console, start with no model and no state.
-        cls = type(self)
-        new = cls.__new__(cls)
-        memo[id(self)] = new
-        shared = {"train_data", "_console"}
-        for key, value in self.__dict__.items():
-            if key in shared:
-                new.__dict__[key] = value
-            elif key in ("_model", "params"):
-                new.__dict__[key] = None
-            elif key == "_run":
-                new.__dict__[key] = _Run()
-            else:
-                new.__dict__[key] = copy.deepcopy(value, memo)
-        return new
+        return fresh_copy(self, memo, shared=("train_data", "_console"), cleared=("_model", "params"),
+                          fresh={"_run": OverfittingGapMonitor._new_run})
 
+
+def _check_arguments(monitor, max_gap, patience, min_delta, start_from_epoch, mode, action, unbiased_subset,
+                     restore_best_weights, train_data, eval_batch_size, verbose):
+    """Raise a ValueError naming the first bad argument; return ``train_data`` checked (a tuple or ``None``)."""
+    if not isinstance(monitor, str) or not monitor or monitor.startswith("val_"):
+        raise ValueError(
+            "Invalid value for argument `monitor`. Expected a metric name as logged for the "
+            f"training data, such as 'accuracy' or 'loss'. Received monitor={monitor!r}."
+        )
+    _check_number("max_gap", max_gap, allow_none=True)
+    check_int(patience, "patience", minimum=1)
+    _check_number("min_delta", min_delta)
+    check_int(start_from_epoch, "start_from_epoch", minimum=0)
+    if mode not in _MODES:
+        raise ValueError(
+            f"Invalid value for argument `mode`. Expected one of {_MODES}. Received mode={mode!r}."
+        )
+    if action not in _ACTIONS:
+        raise ValueError(
+            f"Invalid value for argument `action`. Expected one of {_ACTIONS}. "
+            f"Received action={action!r}."
+        )
+    if not isinstance(restore_best_weights, bool):
+        raise ValueError(
+            "Invalid value for argument `restore_best_weights`. Expected True or False. "
+            f"Received restore_best_weights={restore_best_weights!r}."
+        )
+    if restore_best_weights and action == "warn":
+        raise ValueError(
+            "Argument `restore_best_weights=True` restores the weights when the monitor stops "
+            "training, and action='warn' never stops it: pass action='stop' with it. "
+            "Received action='warn'."
+        )
+    if unbiased_subset is not None:
+        check_int(unbiased_subset, "unbiased_subset", minimum=1)
+        if train_data is None:
+            raise ValueError(
+                "Argument `unbiased_subset` needs the training data to draw the subset from: "
+                "pass `train_data=(x_train, y_train)`. Received train_data=None."
+            )
+    if train_data is not None:
+        train_data = _check_train_data(train_data)
+    check_int(eval_batch_size, "eval_batch_size", minimum=1)
+    check_int(verbose, "verbose", minimum=0)
+    if monitor == "loss" and mode == "max":
+        raise ValueError(
+            "Invalid value for argument `mode`: a loss is minimised. Use mode='min' or "
+            "'auto' with monitor='loss'. Received mode='max'."
+        )
+    return train_data
 
 def _check_train_data(train_data):
     if not isinstance(train_data, (tuple, list)) or len(train_data) not in (2, 3):
@@ -657,15 +451,3 @@ def _check_train_data(train_data):
         )
     return tuple(train_data)
 
-
-def _draw_subset(train_data, size, seed):
-    x, y, *rest = train_data
-    w = rest[0] if rest else None
-    n = len(x)
-    rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(n, size=min(size, n), replace=False))
-
-    def take(part):
-        return None if part is None else np.asarray(part)[index]
-
-    return take(x), take(y), take(w)
