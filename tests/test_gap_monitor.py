@@ -472,3 +472,29 @@ def test_subset_is_fixed_and_sized():
     assert len(first[0]) == 30 and len(set(first[1].tolist())) == 30
     np.testing.assert_array_equal(first[0][:, 0], first[1])  # x and y drawn together
     np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_gap_state_decides_without_a_model():
+    # The decisions of the monitor, on epoch logs alone (keras_cnnlab.callbacks.gap_state).
+    from keras_cnnlab.callbacks.gap_state import GapRun
+
+    run = GapRun("accuracy", max_gap=0.05, patience=2)
+    assert run.resolve({"loss": 1.0}, "auto", lambda key: "max").startswith("the epoch logs have no validation")
+    run = GapRun("accuracy", max_gap=0.05, patience=2)
+    script = [(0.9, 0.9, 0.6, 0.65), (0.7, 0.8, 0.8, 0.7), (0.5, 0.9, 0.9, 0.72)]  # loss, val_loss, acc, val_acc
+    findings = []
+    for epoch, (loss, val_loss, acc, val_acc) in enumerate(script):
+        logs = {"loss": loss, "val_loss": val_loss, "accuracy": acc, "val_accuracy": val_acc}
+        if not run.resolved:
+            assert run.resolve(logs, "auto", lambda key: "max") is None
+        gap, val_value = run.add_gaps(epoch, logs)
+        assert logs["gap_accuracy"] == pytest.approx(acc - val_acc) and gap == logs["gap_accuracy"]
+        assert logs["gap_loss"] == pytest.approx(val_loss - loss) and val_value == val_acc
+        assert run.check_divergence(epoch, logs) is None
+        run.track_best(epoch, val_value)
+        findings += run.judge(epoch, gap)
+    assert (run.best_epoch, run.best_value) == (2, 0.72)
+    assert run.gap_exceeded_epoch == 1 and findings[-1].startswith("epoch 3: gap_accuracy 0.1800 above max_gap 0.05")
+    assert run.verdict() == "gap_accuracy above max_gap 0.05 from epoch 2 for 2 epochs"
+    assert run.check_divergence(3, {"loss": math.nan}) == "epoch 4: training diverged (loss = nan)"
+    assert run.judge(4, 1.0) == []  # nothing is judged after divergence

@@ -177,7 +177,11 @@ def test_a_search_still_hands_hypermodel_fit_its_tuner_and_trial(tmp_path, capsy
         def fit(self, hp, model, *args, **kwargs):
             seen["callbacks"] = _internals.search_from_callbacks(kwargs.get("callbacks"))
             seen["stack"] = _internals.calling_search()
-            return model.fit(*args, **kwargs)
+            return model.fit(*args, callbacks=[*kwargs.pop("callbacks"), FitSearch()], **kwargs)
+
+    class FitSearch(keras.callbacks.Callback):  # as RichTrainingReport reads it when not told
+        def on_train_begin(self, logs=None):
+            seen["fit"] = _internals.fit_search(_internals.fit_frame(self.model))
 
     tuner = keras_tuner.RandomSearch(Recorder(), objective="loss", max_trials=1,
                                      directory=str(tmp_path), project_name="internals")
@@ -187,6 +191,11 @@ def test_a_search_still_hands_hypermodel_fit_its_tuner_and_trial(tmp_path, capsy
     assert seen["callbacks"] == (tuner, trial), (
         f"{version}: Tuner.run_trial no longer passes HyperModel.fit a callback holding the tuner and "
         "the trial as `tuner` and `trial` (TunerCallback; keras_cnnlab._internals.search_from_callbacks)"
+    )
+    assert seen["fit"] == (tuner, trial), (
+        f"{version}, {KERAS}: from a callback's on_train_begin, the `callbacks` local of fit (a "
+        "CallbackList) no longer holds KerasTuner's callback with the tuner and the trial "
+        "(keras_cnnlab._internals.fit_callbacks, fit_search)"
     )
     assert seen["stack"] == (tuner, trial), (
         f"{version}: from HyperModel.fit, no frame within {_internals.SEARCH_FRAMES} has the tuner as "
@@ -215,4 +224,5 @@ def test_the_readers_degrade_to_none_outside_fit_and_search():
     assert _internals.search_from_callbacks([keras.callbacks.History()]) == (None, None)
     assert _internals.search_from_callbacks(None) == (None, None)
     assert _internals.calling_search() == (None, None)
+    assert _internals.fit_callbacks(None) is None and _internals.fit_search(None) == (None, None)
     assert _internals.tuner_display(None) == ({}, 0, 18)

@@ -588,6 +588,16 @@ def test_images_per_epoch_count_the_last_smaller_batch(digits):
     assert report.records[0].images == 192
 
 
+def test_the_batch_size_given_comes_before_the_one_the_data_says(digits):
+    # batch_size= is the public way in: it wins over what fit's data adapter says.
+    x, y = digits.x_train[:200], digits.y_train[:200]
+    console, buffer = _plain_console()
+    report = RichTrainingReport(console, batch_size=50)
+    _model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[report])
+    assert "(batch 50, 350 images per epoch)" in buffer.getvalue()  # 7 whole batches of 50
+    assert report.records[0].images == 7 * 50
+
+
 def test_an_empty_dataset_says_there_was_no_data():
     import tensorflow as tf
 
