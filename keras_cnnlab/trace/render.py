@@ -49,9 +49,10 @@ def _window(row: LayerTrace) -> str:
 
 
 def _rf(row: LayerTrace) -> str:
-    if row.covers_input:
-        return "all"
-    return _pair(row.receptive_field) if row.receptive_field else ""
+    if row.receptive_field is None:
+        return "all" if row.covers_input else ""
+    # After squeeze-and-excitation: the main path's field, and a branch that sees everything.
+    return _pair(row.receptive_field) + ("+all" if row.covers_input else "")
 
 
 def _layer(row: LayerTrace) -> Text:
@@ -79,6 +80,7 @@ COLUMNS = {
     "memory": ("Activations", lambda r: nbytes(r.activation_bytes) if r.output_shape else "", "right"),
     "rf": ("RF", _rf, "right"),
     "stride": ("Stride", lambda r: _pair(r.effective_stride) if r.effective_stride else "", "right"),
+    "padding": ("Eff. pad", lambda r: _pair(r.effective_padding) if r.effective_padding else "", "right"),
 }
 DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")
 
@@ -194,6 +196,10 @@ def _totals(trace: ShapeTrace) -> Text:
             text += f" of the {format_dims(t.input_size)} input"
         if t.effective_stride is not None:
             text += f", effective stride {_pair(t.effective_stride)}"
+        if t.effective_padding is not None:
+            text += f", effective padding {_pair(t.effective_padding)}"
+        if t.global_branch:
+            text += " (main path; a squeeze-and-excitation branch sees the whole input)"
         lines.append(text + "\n")
     lines.rstrip()
     return lines

@@ -11,6 +11,9 @@ import dataclasses
 import json
 import os
 
+from keras_cnnlab import shapes
+from keras_cnnlab.trace.reach import window_of
+
 __all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace", "SAVE_SUFFIXES", "check_save_path"]
 
 #: The file suffixes ShapeTrace.save writes, and the format of each.
@@ -52,8 +55,16 @@ class LayerTrace:
             output position sees, ``None`` when not spatial or unknown.
         effective_stride: input pixels between two neighbouring output
             positions (the "jump").
+        effective_padding: ``(height, width)``: output position ``(i, j)``
+            sees input rows from ``i * stride - padding`` on (negative: zero
+            padding), with padding "same" taken from the actual sizes
+            (:meth:`ShapeTrace.input_window` gives the window);
+            ``None`` when unknown.
         covers_input: whether each output value depends on the whole input
-            (after Flatten, global pooling or a Dense on flat features).
+            (after Flatten, global pooling or a Dense on flat features, and in
+            every layer they feed). Where a branch that covers the input meets
+            a local one (squeeze-and-excitation), ``receptive_field`` is the
+            local path's and ``covers_input`` is ``True``.
         has_children: whether rows for this layer's parts follow it.
         note: a remark such as ``"shares weights with 'conv'"`` or why a cost
             is unknown.
@@ -82,6 +93,7 @@ class LayerTrace:
     activation_bytes: int | None = None
     receptive_field: tuple[int, int] | None = None
     effective_stride: tuple[int, int] | None = None
+    effective_padding: tuple[int, int] | None = None
     covers_input: bool = False
     has_children: bool = False
     note: str | None = None
@@ -118,8 +130,13 @@ class TraceTotals:
             Reshape excluded); ``None`` when a size is unknown.
         macs, flops: per sample, summed over layers with a known cost.
         unknown_cost_layers: paths of the layers left out of ``macs``/``flops``.
-        receptive_field: receptive field of the last spatial feature map.
+        receptive_field: receptive field of the last spatial feature map whose
+            field is known (the one global pooling takes, in a classifier).
         effective_stride: its effective stride.
+        effective_padding: its effective padding, ``(height, width)``.
+        global_branch: whether a branch that sees the whole input
+            (squeeze-and-excitation) feeds that map; ``receptive_field`` is then
+            the main path's.
         input_size: ``(height, width)`` of the input, for comparison.
     """
 
@@ -138,6 +155,8 @@ class TraceTotals:
     unknown_cost_layers: list[str] = dataclasses.field(default_factory=list)
     receptive_field: tuple[int, int] | None = None
     effective_stride: tuple[int, int] | None = None
+    effective_padding: tuple[int, int] | None = None
+    global_branch: bool = False
     input_size: tuple | None = None
 
     @property
@@ -211,6 +230,71 @@ class ShapeTrace:
             + (" (several rows have that name; use the path)" if named else "")
             + f". Rows: {known}."
         )
+
+    def input_window(self, layer: str, position, *, clip: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The input window that one output position of ``layer`` sees.
+
+        Args:
+            layer: a row's path or unique name, as for :meth:`row`.
+            position: ``(i, j)``, the output position (row, column) in the
+                layer's feature map.
+            clip: ``False`` (the default) gives the window as the layer sees
+                it, padding included: ``start`` may be negative and ``stop``
+                past the input. ``True`` clips both to the input.
+
+        Returns:
+            ``((row_start, row_stop), (col_start, col_stop))``, stops exclusive
+            as in ``range``: ``start = i * effective_stride - effective_padding``,
+            ``stop = start + receptive_field``. With dilation or strides the
+            window is the span the taps lie in. For a layer that sees the whole
+            input through global pooling, the whole input; after
+            squeeze-and-excitation the main path's window (its other branch sees
+            the whole input).
+
+        Raises:
+            KeyError: for an unknown layer.
+            ValueError: for a position outside the layer's feature map, or a
+                layer without a known receptive field and effective padding.
+
+        Example:
+
+        ```python
+        trace.input_window("conv2", (0, 0))             # ((-2, 3), (-2, 3))
+        trace.input_window("conv2", (0, 0), clip=True)  # ((0, 3), (0, 3))
+        ```
+        """
+        row = self.row(layer)
+        size = _spatial(row.output_shape, row.data_format)
+        if (
+            not isinstance(position, (tuple, list)) or len(position) != 2
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in position)
+            or size is None
+            or any(p < 0 or (n is not None and p >= n) for p, n in zip(position, size))
+        ):
+            raise ValueError(
+                "Invalid value for argument `position`. Expected (row, column) of an output "
+                f"position of {row.path!r}, whose feature map is "
+                f"{'not spatial' if size is None else shapes.format_dims(size)}. "
+                f"Received position={position!r}."
+            )
+        inputs = self.totals.input_size
+        if row.receptive_field is None and row.covers_input and inputs and None not in inputs:
+            return tuple((0, n) for n in inputs)
+        if row.receptive_field is None or row.effective_padding is None:
+            raise ValueError(
+                f"Invalid value for argument `layer`: {row.path!r} ({row.type}) has no known "
+                "receptive field and effective padding (an unknown layer before it, or "
+                "padding 'same' on an unknown size: give trace_shapes an input_shape)."
+            )
+        window = tuple(
+            window_of(p, r, s, q)
+            for p, r, s, q in zip(position, row.receptive_field, row.effective_stride, row.effective_padding)
+        )
+        if clip and inputs:
+            window = tuple(
+                (max(a, 0), b if n is None else min(b, n)) for (a, b), n in zip(window, inputs)
+            )
+        return window
 
     @property
     def warnings(self) -> list[Finding]:
@@ -307,6 +391,12 @@ def check_save_path(path) -> str:
             f"{tuple(SAVE_SUFFIXES)} (the suffix picks the format). Received path={os.fspath(path)!r}."
         )
     return suffix
+
+
+def _spatial(shape, data_format) -> tuple | None:
+    if not isinstance(shape, tuple) or len(shape) != 4:
+        return None
+    return tuple(shape[2:]) if data_format == "channels_first" else tuple(shape[1:3])
 
 
 def _jsonable(value):
