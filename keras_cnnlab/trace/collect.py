@@ -207,6 +207,7 @@ class Collector:
 
         if output_shapes and output_shapes[0] is not None:
             row.activation_bytes = self._bytes(output_shapes, row.dtype)
+        _set_saved(row, children)
         if children and not row.error:
             row.macs = _sum_or_none(r.macs for r in children)
             row.flops = _sum_or_none(r.flops for r in children)
@@ -224,11 +225,7 @@ class Collector:
             row.explanation = None
 
         reach = self._reach(op, input_shapes, output_shapes, input_reaches, child_reach)
-        if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
-            row.receptive_field, row.effective_stride = reach.rf, reach.jump
-            if reach.rf is not None and reach.padding is not None and None not in reach.padding:
-                row.effective_padding = reach.padding
-        row.covers_input = reach.covers_input
+        _set_reach(row, reach, output_shapes)
         return reach
 
     def _add_parts(self, op, input_shapes, output_shapes, input_reaches, depth, path, recorded, reach_of):
@@ -301,6 +298,22 @@ class Collector:
                 return None
             total += costs._elements(shape)
         return total * self.batch_size * costs.dtype_bytes(dtype or "float32")
+
+
+def _set_saved(row, children) -> None:
+    """What training keeps for the backward pass: the output, nothing for views, the parts' sum."""
+    if children:
+        row.saved_bytes = _sum_or_none(r.saved_bytes for r in children)
+    else:
+        row.saved_bytes = 0 if row.family in costs.VIEWS else row.activation_bytes
+
+
+def _set_reach(row, reach, output_shapes) -> None:
+    if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
+        row.receptive_field, row.effective_stride = reach.rf, reach.jump
+        if reach.rf is not None and reach.padding is not None and None not in reach.padding:
+            row.effective_padding = reach.padding
+    row.covers_input = reach.covers_input
 
 
 def _grid_shift(op) -> tuple:

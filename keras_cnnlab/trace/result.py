@@ -50,7 +50,13 @@ class LayerTrace:
             parts (0 on the later calls of a shared layer).
         macs: multiply-accumulates per sample, ``None`` when unknown.
         flops: floating-point operations per sample, ``None`` when unknown.
-        activation_bytes: bytes of this layer's output for the trace's batch size.
+        activation_bytes: bytes of this layer's output for the trace's batch
+            size (the forward pass).
+        saved_bytes: what training keeps of it for the backward pass: the
+            output, nothing for views (Flatten, Reshape), the sum of the parts
+            for a layer with parts; the totals' ``activation_bytes`` is the
+            input batch plus this over the leaf rows. ``None`` when unknown.
+        param_share: this row's share of the model's parameters, 0 to 1.
         receptive_field: ``(height, width)`` of the input window that one
             output position sees, ``None`` when not spatial or unknown.
         effective_stride: input pixels between two neighbouring output
@@ -91,6 +97,8 @@ class LayerTrace:
     macs: int | None = None
     flops: int | None = None
     activation_bytes: int | None = None
+    saved_bytes: int | None = None
+    param_share: float = 0.0
     receptive_field: tuple[int, int] | None = None
     effective_stride: tuple[int, int] | None = None
     effective_padding: tuple[int, int] | None = None
@@ -311,6 +319,47 @@ class ShapeTrace:
             "findings": [f.to_dict() for f in self.findings],
         }
 
+    def to_records(self) -> list[dict]:
+        """One dict per row, every :class:`LayerTrace` field plus ``params``, for data frames.
+
+        Values stay Python values (shapes and pairs as tuples):
+        ``pandas.DataFrame(trace.to_records())``.
+        """
+        return [{**dataclasses.asdict(row), "params": row.params} for row in self.rows]
+
+    def to_csv(self, path=None, columns=None) -> str:
+        """The rows as CSV text (written to ``path`` too when given); returns the text.
+
+        Args:
+            path: a file to write, or ``None``.
+            columns: the fields of :meth:`to_records` to write, in order;
+                ``None`` for all. Shapes are written as Keras prints them,
+                ``(None, 28, 28, 1)``, pairs as ``3x3``, unknown values empty.
+        """
+        import csv
+        import io
+
+        records = self.to_records()
+        fields = list(records[0]) if records else ["path"]
+        if columns is not None:
+            names = [columns] if isinstance(columns, str) else list(columns)
+            bad = [c for c in names if c not in fields]
+            if bad or not names:
+                raise ValueError(
+                    f"Invalid value for argument `columns`. Expected field names from {fields}. "
+                    f"Received columns={columns!r}."
+                )
+            fields = names
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(fields)
+        for record in records:
+            writer.writerow([_csv_cell(record[f]) for f in fields])
+        text = out.getvalue()
+        if path is not None:
+            _write(path, text)
+        return text
+
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent)
@@ -391,6 +440,16 @@ def check_save_path(path) -> str:
             f"{tuple(SAVE_SUFFIXES)} (the suffix picks the format). Received path={os.fspath(path)!r}."
         )
     return suffix
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, list) or (isinstance(value, tuple) and value and value[0] is None):
+        return shapes.format_shape(value)  # a shape: batch axis first
+    if isinstance(value, tuple):
+        return shapes.format_dims(value)
+    return value
 
 
 def _spatial(shape, data_format) -> tuple | None:
