@@ -22,6 +22,8 @@ of ``Conv2D`` is costed as a Conv2D. Costs are per sample, at inference:
   softmax 5, gelu 8, ...).
 * Add, Subtract, Multiply, Maximum, Minimum: ``n_inputs - 1`` per output
   element; Average one more. Rescaling and Normalization: 2 per element.
+  keras.applications' LayerScale (ConvNeXt) 1, CustomScaleLayer
+  (InceptionResNetV2, ``x + scale * residual``) 2 per element.
 * ``keras.ops`` calls: activations by name as above; add, subtract, multiply,
   divide, maximum, minimum one per output element.
 * Free at inference (0): Dropout and the other noise layers, the Random*
@@ -122,6 +124,9 @@ _POINTWISE = {
     "Maximum",
     "Minimum",
     "Concatenate",
+    # keras.applications' own: ConvNeXt's x * gamma, InceptionResNetV2's x + scale * residual.
+    "LayerScale",
+    "CustomScaleLayer",
     # Keep the pixel grid: receptive field and stride unchanged.
     "ZeroPadding2D",
     "Cropping2D",
@@ -279,8 +284,10 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
         return 0, (len(input_shapes) - 1) * out_elements, None
     if kind == "Average":
         return 0, len(input_shapes) * out_elements, None
-    if kind in ("Rescaling", "Normalization"):
+    if kind in ("Rescaling", "Normalization", "CustomScaleLayer"):
         return 0, 2 * out_elements, None
+    if kind == "LayerScale":
+        return 0, out_elements, None
     if kind == "UpSampling2D":
         if getattr(op, "interpolation", "nearest") == "nearest":
             return 0, 0, None
