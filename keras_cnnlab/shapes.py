@@ -36,6 +36,7 @@ __all__ = [
     "normalize_tuple",
     "trace_spatial",
     "receptive_field",
+    "same_padding",
     "conv_block_ops",
     "conv_block_output_shape",
     "explain_stack",
@@ -139,6 +140,26 @@ def pool_output_length(
     return (length - pool_size) // strides + 1
 
 
+def same_padding(length: int | None, window: int, strides: int = 1) -> tuple[int, int] | None:
+    """``(before, after)`` zeros that padding ``"same"`` adds along one axis.
+
+    ``window`` is the dilated kernel extent. The total, ``max((out - 1) * s +
+    window - n, 0)``, is split with the odd zero at the end (TensorFlow's rule,
+    Keras's on every backend); ``None`` for an unknown length unless ``s == 1``.
+
+    >>> same_padding(224, 3, 2)
+    (0, 1)
+    """
+    if length is None:
+        if strides != 1:
+            return None
+        total = window - 1
+    else:
+        out = (length - 1) // strides + 1
+        total = max((out - 1) * strides + window - length, 0)
+    return total // 2, total - total // 2
+
+
 # -- shape text: how the package writes sizes and shapes (not in __all__) ---------------
 
 
@@ -226,6 +247,11 @@ class SpatialOp:
             for n, k, s in zip(size, self.kernel_size, self.strides)
         )
 
+    def pads(self, size: Sequence[int | None]) -> tuple:
+        """``((before, after), ...)`` zeros added per axis for input ``size``; ``None`` where unknown."""
+        same, windows = self.padding == "same", self.effective_kernel
+        return tuple(same_padding(n, w, s) if same else (0, 0) for n, w, s in zip(size, windows, self.strides))
+
     def dropped(self, size: Sequence[int | None]) -> tuple:
         """Rows and columns that flooring leaves uncovered (``valid`` padding only)."""
         if self.padding == "same":
@@ -262,7 +288,7 @@ class SpatialOp:
 
 @dataclasses.dataclass(frozen=True)
 class StepResult:
-    """One step of :func:`trace_spatial`: sizes, receptive field and explanation."""
+    """One step of :func:`trace_spatial`: sizes, field, jump, effective padding (or ``None``), text."""
 
     op: SpatialOp
     input_size: tuple
@@ -271,6 +297,7 @@ class StepResult:
     jump: tuple[int, int]
     explanation: str
     owner: str | None = None
+    effective_padding: tuple | None = None
 
 
 def trace_spatial(
@@ -287,8 +314,8 @@ def trace_spatial(
         where: a name for error messages (the layer or model being checked).
 
     Returns:
-        One :class:`StepResult` per op, carrying the receptive field and
-        effective stride ("jump") reached after that op.
+        One :class:`StepResult` per op, carrying the receptive field,
+        effective stride ("jump") and effective padding reached after that op.
 
     Raises:
         ShapeError: when a step would produce a size of zero or less. The
@@ -297,6 +324,7 @@ def trace_spatial(
     size = tuple(input_size)
     rf = (1, 1)
     jump = (1, 1)
+    pad: tuple = (0, 0)
     results: list[StepResult] = []
     for item in ops:
         owner, op = item if isinstance(item, tuple) else (None, item)
@@ -311,9 +339,13 @@ def trace_spatial(
                 "Fix: use a larger input, padding='same', a smaller kernel_size or "
                 "pool_size, or fewer downsampling blocks."
             )
+        pad = tuple(
+            None if p is None or b is None else p + b[0] * j
+            for p, b, j in zip(pad, op.pads(size), jump)
+        )
         rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, op.effective_kernel, jump))
         jump = tuple(j * s for j, s in zip(jump, op.strides))
-        results.append(StepResult(op, size, out, rf, jump, text, owner))
+        results.append(StepResult(op, size, out, rf, jump, text, owner, pad))
         size = out
     return results
 

@@ -29,7 +29,8 @@ from keras_cnnlab.trace.tracer import (
 #: Column names accepted by the renderers (see :mod:`keras_cnnlab.trace.render`).
 COLUMNS = (
     "layer", "type", "input", "output", "kernel", "explain", "params", "trainable",
-    "non_trainable", "macs", "flops", "memory", "rf", "stride",
+    "non_trainable", "param_share", "macs", "flops", "memory", "saved", "rf", "stride",
+    "padding",
 )
 #: The columns shown when none are chosen.
 DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")

@@ -6,98 +6,29 @@
 * Subclassed models, other layers with parts, and models given a concrete
   ``input_shape`` where their graph has unknown sizes: one call on symbolic
   tensors that records every part's input and output shape (see
-  :class:`_Recorder`). No data goes through the model, and the layers keep no
+  :class:`~keras_cnnlab.trace.record.Recorder`). No data goes through the model, and the layers keep no
   trace of it.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-from typing import NamedTuple
 
 import keras
 
 from keras_cnnlab import shapes
-
-# The symbolic call of every backend (TF FuncGraph, jax.eval_shape, torch meta
-# tensors), as Keras uses it to build subclassed models; not exported by keras.
-from keras_cnnlab._internals import compute_output_spec
 from keras_cnnlab.trace import costs
+from keras_cnnlab.trace.reach import GLOBAL, START, UNKNOWN, Reach, apply, merge, shift
+from keras_cnnlab.trace.record import Recorder, _dtype, _flat, _shape, sublayers
 from keras_cnnlab.trace.result import LayerTrace
 
-__all__ = ["Collector", "Reach"]
-
-
-class Reach(NamedTuple):
-    """Receptive field and effective stride of a tensor, relative to the model input."""
-
-    rf: tuple | None
-    jump: tuple | None
-    covers_input: bool = False
-
-
-START = Reach((1, 1), (1, 1))
-UNKNOWN = Reach(None, None)
-GLOBAL = Reach(None, None, True)
-
-
-def _merge(reaches: list[Reach]) -> Reach:
-    if not reaches:
-        return UNKNOWN
-    if len(reaches) == 1:
-        return reaches[0]
-    if any(r.covers_input for r in reaches):
-        return GLOBAL
-    if any(r.rf is None for r in reaches) or len({r.jump for r in reaches}) != 1:
-        return UNKNOWN
-    rf = tuple(max(values) for values in zip(*(r.rf for r in reaches)))
-    return Reach(rf, reaches[0].jump)
-
-
-def _apply(reach: Reach, steps: list[shapes.StepResult]) -> Reach:
-    """Compose ``reach`` with the steps of :func:`keras_cnnlab.shapes.trace_spatial`."""
-    if reach.covers_input or reach.rf is None or not steps:
-        return reach
-    last = steps[-1]
-    rf = tuple(r + (s - 1) * j for r, s, j in zip(reach.rf, last.receptive_field, reach.jump))
-    jump = tuple(j * s for j, s in zip(reach.jump, last.jump))
-    return Reach(rf, jump)
-
-
-def _shape(value) -> tuple | None:
-    shape = getattr(value, "shape", None)
-    if shape is None:
-        return None
-    return tuple(d if isinstance(d, int) else None for d in shape)
-
-
-def _dtype(value) -> str | None:
-    dtype = getattr(value, "dtype", None)
-    if dtype is None:
-        return None
-    try:
-        return keras.backend.standardize_dtype(dtype)
-    except Exception:  # noqa: BLE001 - an exotic dtype only loses its label
-        return str(dtype)
-
-
-def _flat(structure) -> list:
-    return [x for x in keras.tree.flatten(structure) if hasattr(x, "shape")]
+__all__ = ["Collector", "Reach", "START"]
 
 
 def _one_or_list(shapes_: list):
     if not shapes_:
         return None
     return shapes_[0] if len(shapes_) == 1 else list(shapes_)
-
-
-def sublayers(layer) -> list:
-    """Direct sub-layers of ``layer``."""
-    try:
-        return list(layer._flatten_layers(include_self=False, recursive=False))
-    except AttributeError:
-        return []
 
 
 def graph_of(model):
@@ -118,165 +49,6 @@ def _chain_parts(layer) -> list | None:
     if isinstance(layer, ClassifierHead):
         return list(layer.head_layers)
     return None
-
-
-class _Event:
-    __slots__ = (
-        "layer", "inputs", "outputs", "input_ids", "output_ids", "dtype", "children", "_alive",
-    )
-
-    def __init__(self, layer, tensors):
-        self.layer = layer
-        # Holding the tensors keeps their ids unique while the recording lasts.
-        self._alive = list(tensors)
-        self.inputs = [_shape(t) for t in tensors]
-        self.input_ids = [id(t) for t in tensors]
-        self.outputs = None
-        self.output_ids = []
-        self.dtype = None
-        self.children = []
-
-    def set_outputs(self, outputs):
-        flat = _flat(outputs)
-        self._alive += flat
-        self.outputs = [_shape(t) for t in flat]
-        self.output_ids = [id(t) for t in flat]
-        self.dtype = _dtype(flat[0]) if flat else None
-
-
-def _merge_passes(passes: list[list[_Event]]) -> list[_Event]:
-    """The last pass, with sizes that differ between passes set to ``None``.
-
-    Backends that run a function more than once to infer unknown sizes
-    (PyTorch fills them with two values) give several passes.
-    """
-    if not passes:
-        return []
-    last = passes[-1]
-
-    def merge(mine, theirs):
-        if len(mine) != len(theirs):
-            return
-        for a, b in zip(mine, theirs):
-            a.inputs = [_merge_shape(x, y) for x, y in zip(a.inputs, b.inputs)]
-            a.outputs = [_merge_shape(x, y) for x, y in zip(a.outputs or [], b.outputs or [])]
-            merge(a.children, b.children)
-
-    for other in passes[:-1]:
-        merge(last, other)
-    return last
-
-
-def _runs_call_for_shapes(layer) -> bool:
-    """Whether Keras infers this layer's output by running its ``call`` symbolically."""
-    return type(layer).compute_output_spec is keras.layers.Layer.compute_output_spec and getattr(
-        layer.compute_output_shape, "_is_default", False
-    )
-
-
-class _Recorder:
-    """Records the input and output shape of every part during one symbolic call.
-
-    The root's ``call`` runs on KerasTensors. Each part's ``symbolic_call`` is
-    wrapped on the instance so that it records its shapes without adding a node
-    to the layer (its output comes from ``compute_output_shape`` when the layer
-    has one); a part without one runs its ``call`` on backend placeholders
-    (``compute_output_spec``), where the wrapped ``call`` of its own parts
-    records them. Everything is restored afterwards. When the root's ``call``
-    cannot run on KerasTensors (raw backend ops), the whole call runs on
-    backend placeholders instead.
-    """
-
-    def __init__(self, root):
-        self.root = root
-        self.top: list[_Event] = []
-        self.input_ids: list[int] = []
-        self._stack: list[_Event] = []
-
-    def _add(self, event):
-        (self._stack[-1].children if self._stack else self.top).append(event)
-
-    def _backend_run(self, fn, args, kwargs, reset):
-        passes = []
-
-        def run(*a, **k):
-            events = reset(a)
-            out = fn(*a, **k)
-            passes.append(list(events))
-            return out
-
-        outputs = compute_output_spec(run, *args, **kwargs)
-        return outputs, _merge_passes(passes)
-
-    def _wrap(self, layer):
-        call, symbolic = layer.call, layer.symbolic_call
-
-        @functools.wraps(symbolic)
-        def symbolic_call(*args, **kwargs):
-            event = _Event(layer, _flat((args, kwargs)))
-            self._add(event)
-            self._stack.append(event)
-            try:
-                if _runs_call_for_shapes(layer) and sublayers(layer):
-
-                    def reset(_):
-                        event.children = []
-                        return event.children
-
-                    outputs, event.children = self._backend_run(call, args, kwargs, reset)
-                else:
-                    outputs = layer.compute_output_spec(*args, **kwargs)
-            finally:
-                self._stack.pop()
-            event.set_outputs(outputs)
-            return outputs
-
-        @functools.wraps(call)
-        def call_wrapper(*args, **kwargs):
-            if self._stack and self._stack[-1].layer is layer:
-                return call(*args, **kwargs)  # its own call, run for its output spec
-            event = _Event(layer, _flat((args, kwargs)))
-            self._add(event)
-            self._stack.append(event)
-            try:
-                outputs = call(*args, **kwargs)
-            finally:
-                self._stack.pop()
-            event.set_outputs(outputs)
-            return outputs
-
-        object.__setattr__(layer, "symbolic_call", symbolic_call)
-        object.__setattr__(layer, "call", call_wrapper)
-
-    def run(self, inputs, call_kwargs):
-        """Call ``root.call`` on ``inputs`` (KerasTensors), recording every part."""
-        parts = list(self.root._flatten_layers(include_self=False, recursive=True))
-        for layer in parts:
-            self._wrap(layer)
-        try:
-            try:
-                self.input_ids = [id(t) for t in inputs]
-                return self.root.call(*inputs, **call_kwargs)
-            except Exception:  # noqa: BLE001 - retried on backend placeholders below
-                self._stack = []
-
-            def reset(args):
-                self.top = []
-                self.input_ids = [id(t) for t in _flat(args)]
-                return self.top
-
-            outputs, self.top = self._backend_run(self.root.call, inputs, call_kwargs, reset)
-            return outputs
-        finally:
-            for layer in parts:
-                layer.__dict__.pop("call", None)
-                layer.__dict__.pop("symbolic_call", None)
-
-
-def _merge_shape(a, b):
-    if a is None or b is None or len(a) != len(b):
-        return a
-    return tuple(x if x == y else None for x, y in zip(a, b))
 
 
 def _call_kwargs(layer) -> dict:
@@ -339,7 +111,7 @@ class Collector:
 
     def record(self, root, input_shapes, input_reaches, *, depth, prefix, dtype):
         """Rows for the parts of ``root`` from one symbolic call; returns output shapes and reaches."""
-        recorder = _Recorder(root)
+        recorder = Recorder(root)
         inputs = _symbolic_inputs(input_shapes, dtype)
         outputs = recorder.run(inputs, _call_kwargs(root))
         events = recorder.top
@@ -435,6 +207,7 @@ class Collector:
 
         if output_shapes and output_shapes[0] is not None:
             row.activation_bytes = self._bytes(output_shapes, row.dtype)
+        _set_saved(row, children)
         if children and not row.error:
             row.macs = _sum_or_none(r.macs for r in children)
             row.flops = _sum_or_none(r.flops for r in children)
@@ -452,9 +225,7 @@ class Collector:
             row.explanation = None
 
         reach = self._reach(op, input_shapes, output_shapes, input_reaches, child_reach)
-        if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
-            row.receptive_field, row.effective_stride = reach.rf, reach.jump
-        row.covers_input = reach.covers_input
+        _set_reach(row, reach, output_shapes)
         return reach
 
     def _add_parts(self, op, input_shapes, output_shapes, input_reaches, depth, path, recorded, reach_of):
@@ -470,7 +241,7 @@ class Collector:
                 return self.walk_graph(graph, input_reaches, depth=depth, prefix=path)[0]
         parts = _chain_parts(op)
         if parts is not None:
-            shape, reach = input_shapes[0], _merge(input_reaches)
+            shape, reach = input_shapes[0], merge(input_reaches)
             for part in parts:
                 out = tuple(part.compute_output_shape(shape))
                 reach = self.add_call(
@@ -503,21 +274,22 @@ class Collector:
         row.dilation_rate = tuple(dilation) if dilation is not None else None
 
     def _reach(self, op, input_shapes, output_shapes, input_reaches, child_reach) -> Reach:
-        reach_in = _merge(input_reaches)
+        reach_in = merge(input_reaches)
         kind = costs.reach_kind(op, input_shapes, output_shapes)
         if kind == "global":
             return GLOBAL
         if kind == "pointwise":
-            return reach_in
+            return shift(reach_in, _grid_shift(op))
         if child_reach is not None:
             return child_reach
         if kind == "spatial" and input_shapes and len(input_shapes[0]) == 4:
             _, size = costs._split(input_shapes[0], op)
-            return _apply(reach_in, shapes.trace_spatial(size, [costs.spatial_op(op)]))
+            return apply(reach_in, shapes.trace_spatial(size, [costs.spatial_op(op)]))
         if kind == "block" and input_shapes and len(input_shapes[0]) == 4:
             _, size = costs._split(input_shapes[0], op)
-            return _apply(reach_in, shapes.trace_spatial(size, op.spatial_ops()))
-        return UNKNOWN
+            return apply(reach_in, shapes.trace_spatial(size, op.spatial_ops()))
+        # A layer fed by one that sees the whole input sees it too, whatever it does.
+        return GLOBAL if reach_in.covers_input else UNKNOWN
 
     def _bytes(self, output_shapes, dtype) -> int | None:
         total = 0
@@ -526,6 +298,32 @@ class Collector:
                 return None
             total += costs._elements(shape)
         return total * self.batch_size * costs.dtype_bytes(dtype or "float32")
+
+
+def _set_saved(row, children) -> None:
+    """What training keeps for the backward pass: the output, nothing for views, the parts' sum."""
+    if children:
+        row.saved_bytes = _sum_or_none(r.saved_bytes for r in children)
+    else:
+        row.saved_bytes = 0 if row.family in costs.VIEWS else row.activation_bytes
+
+
+def _set_reach(row, reach, output_shapes) -> None:
+    if output_shapes and output_shapes[0] is not None and len(output_shapes[0]) == 4:
+        row.receptive_field, row.effective_stride = reach.rf, reach.jump
+        if reach.rf is not None and reach.padding is not None and None not in reach.padding:
+            row.effective_padding = reach.padding
+    row.covers_input = reach.covers_input
+
+
+def _grid_shift(op) -> tuple:
+    """Rows and columns that ZeroPadding2D adds (Cropping2D removes) before the input."""
+    kind = costs.family(op)
+    if kind == "ZeroPadding2D":
+        return tuple(before for before, _ in op.padding)
+    if kind == "Cropping2D":
+        return tuple(-before for before, _ in op.cropping)
+    return (0, 0)
 
 
 def _sum_or_none(values):

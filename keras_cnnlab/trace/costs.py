@@ -22,6 +22,8 @@ of ``Conv2D`` is costed as a Conv2D. Costs are per sample, at inference:
   softmax 5, gelu 8, ...).
 * Add, Subtract, Multiply, Maximum, Minimum: ``n_inputs - 1`` per output
   element; Average one more. Rescaling and Normalization: 2 per element.
+  keras.applications' LayerScale (ConvNeXt) 1, CustomScaleLayer
+  (InceptionResNetV2, ``x + scale * residual``) 2 per element.
 * ``keras.ops`` calls: activations by name as above; add, subtract, multiply,
   divide, maximum, minimum one per output element.
 * Free at inference (0): Dropout and the other noise layers, the Random*
@@ -122,6 +124,9 @@ _POINTWISE = {
     "Maximum",
     "Minimum",
     "Concatenate",
+    # keras.applications' own: ConvNeXt's x * gamma, InceptionResNetV2's x + scale * residual.
+    "LayerScale",
+    "CustomScaleLayer",
     # Keep the pixel grid: receptive field and stride unchanged.
     "ZeroPadding2D",
     "Cropping2D",
@@ -218,6 +223,22 @@ def _linear_flops(op, macs: int, out_elements: int) -> int | None:
     return 2 * macs + bias + act
 
 
+def _conv_macs(kind, op, x, y) -> int:
+    """MACs of a convolution of any kind (plain, depthwise, separable, transposed)."""
+    c_in, in_spatial = _split(x, op)
+    c_out, out_spatial = _split(y, op)
+    kernel = op.kernel_size
+    if kind in _CONV:
+        return shapes.conv_macs(out_spatial, kernel, c_in, c_out, groups=getattr(op, "groups", 1))
+    if kind in _DEPTHWISE:
+        return shapes.conv_macs(out_spatial, kernel, c_in, c_out, groups=c_in)
+    if kind in _SEPARABLE:
+        mid = c_in * op.depth_multiplier
+        macs = shapes.conv_macs(out_spatial, kernel, c_in, mid, groups=c_in)
+        return macs + shapes.conv_macs(out_spatial, (1,) * len(out_spatial), mid, c_out)
+    return shapes.prod(in_spatial) * shapes.prod(kernel) * c_in * c_out
+
+
 def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None, int | None, str | None]:
     """``(macs, flops, note)`` per sample for one call of ``op``; ``None`` when unknown."""
     kind = family(op)
@@ -232,19 +253,7 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
     x, y = input_shapes[0], output_shapes[0]
     out_elements = _elements(y)
     if kind in _CONV or kind in _DEPTHWISE or kind in _SEPARABLE or kind in _TRANSPOSE:
-        c_in, in_spatial = _split(x, op)
-        c_out, out_spatial = _split(y, op)
-        kernel = op.kernel_size
-        if kind in _CONV:
-            macs = shapes.conv_macs(out_spatial, kernel, c_in, c_out, groups=getattr(op, "groups", 1))
-        elif kind in _DEPTHWISE:
-            macs = shapes.conv_macs(out_spatial, kernel, c_in, c_out, groups=c_in)
-        elif kind in _SEPARABLE:
-            mid = c_in * op.depth_multiplier
-            macs = shapes.conv_macs(out_spatial, kernel, c_in, mid, groups=c_in)
-            macs += shapes.conv_macs(out_spatial, (1,) * len(out_spatial), mid, c_out)
-        else:
-            macs = shapes.prod(in_spatial) * shapes.prod(kernel) * c_in * c_out
+        macs = _conv_macs(kind, op, x, y)
         return macs, _linear_flops(op, macs, out_elements), None
     if kind == "Dense":
         macs = shapes.dense_macs(x[-1], y[-1], positions=shapes.prod(x[1:-1]))
@@ -275,8 +284,10 @@ def layer_cost(op, input_shapes: list, output_shapes: list) -> tuple[int | None,
         return 0, (len(input_shapes) - 1) * out_elements, None
     if kind == "Average":
         return 0, len(input_shapes) * out_elements, None
-    if kind in ("Rescaling", "Normalization"):
+    if kind in ("Rescaling", "Normalization", "CustomScaleLayer"):
         return 0, 2 * out_elements, None
+    if kind == "LayerScale":
+        return 0, out_elements, None
     if kind == "UpSampling2D":
         if getattr(op, "interpolation", "nearest") == "nearest":
             return 0, 0, None
@@ -340,6 +351,26 @@ def reach_kind(op, input_shapes: list, output_shapes: list | None = None) -> str
     return "unknown"
 
 
+def _explain_block(op, x, y) -> str:
+    """A ConvBlock's steps in one line: sizes, windows, channels, floor drops."""
+    c_in, size = _split(x, op)
+    c_out, _ = _split(y, op)
+    steps = shapes.trace_spatial(size, op.spatial_ops())
+    if not steps:
+        return f"channels {c_in} -> {c_out}"
+    sizes = " -> ".join(shapes.format_size(s) for s in [size, *(step.output_size for step in steps)])
+    labels = ", ".join(step.op.label() for step in steps)
+    text = f"{sizes} ({labels}), channels {c_in} -> {c_out}"
+    for step in steps:
+        rows, cols = step.op.dropped(step.input_size)
+        dropped = [
+            f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n
+        ]
+        if dropped:
+            text += f"; {step.op.kind} floor drops {' and '.join(dropped)}"
+    return text
+
+
 def explain(op, input_shapes: list, output_shapes: list) -> str | None:
     """The shape arithmetic of one call, in words, or ``None`` for plain layers."""
     if not input_shapes or not output_shapes or output_shapes[0] is None:
@@ -355,22 +386,7 @@ def explain(op, input_shapes: list, output_shapes: list) -> str | None:
             text += f", channels {c_in} -> {c_out}"
         return text
     if kind == "ConvBlock" and len(x) == 4:
-        c_in, size = _split(x, op)
-        c_out, _ = _split(y, op)
-        steps = shapes.trace_spatial(size, op.spatial_ops())
-        if not steps:
-            return f"channels {c_in} -> {c_out}"
-        sizes = " -> ".join(shapes.format_size(s) for s in [size, *(step.output_size for step in steps)])
-        labels = ", ".join(step.op.label() for step in steps)
-        text = f"{sizes} ({labels}), channels {c_in} -> {c_out}"
-        for step in steps:
-            rows, cols = step.op.dropped(step.input_size)
-            dropped = [
-                f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n
-            ]
-            if dropped:
-                text += f"; {step.op.kind} floor drops {' and '.join(dropped)}"
-        return text
+        return _explain_block(op, x, y)
     if kind == "Flatten":
         dims = " x ".join("?" if v is None else str(v) for v in x[1:])
         return f"{dims} = {y[-1]}" if len(x) > 2 else None

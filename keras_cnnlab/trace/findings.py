@@ -191,7 +191,8 @@ def _flatten_dense(leaves, totals):
 
 def _small_receptive_field(totals):
     rf, size = totals.receptive_field, totals.input_size
-    if rf is None or size is None or any(v is None for v in size):
+    if rf is None or size is None or any(v is None for v in size) or totals.global_branch:
+        # A squeeze-and-excitation branch already sees the whole input.
         return []
     if all(r >= n for r, n in zip(rf, size)):
         return []

@@ -49,9 +49,10 @@ def _window(row: LayerTrace) -> str:
 
 
 def _rf(row: LayerTrace) -> str:
-    if row.covers_input:
-        return "all"
-    return _pair(row.receptive_field) if row.receptive_field else ""
+    if row.receptive_field is None:
+        return "all" if row.covers_input else ""
+    # After squeeze-and-excitation: the main path's field, and a branch that sees everything.
+    return _pair(row.receptive_field) + ("+all" if row.covers_input else "")
 
 
 def _layer(row: LayerTrace) -> Text:
@@ -74,11 +75,14 @@ COLUMNS = {
     "params": ("Params", lambda r: f"{r.params:,}", "right"),
     "trainable": ("Trainable", lambda r: f"{r.trainable_params:,}", "right"),
     "non_trainable": ("Non-trainable", lambda r: f"{r.non_trainable_params:,}", "right"),
+    "param_share": ("Params %", lambda r: f"{100 * r.param_share:.1f}%" if r.params else "", "right"),
     "macs": ("MACs", lambda r: count(r.macs), "right"),
     "flops": ("FLOPs", lambda r: count(r.flops), "right"),
     "memory": ("Activations", lambda r: nbytes(r.activation_bytes) if r.output_shape else "", "right"),
+    "saved": ("Kept for backward", lambda r: nbytes(r.saved_bytes) if r.output_shape else "", "right"),
     "rf": ("RF", _rf, "right"),
     "stride": ("Stride", lambda r: _pair(r.effective_stride) if r.effective_stride else "", "right"),
+    "padding": ("Eff. pad", lambda r: _pair(r.effective_padding) if r.effective_padding else "", "right"),
 }
 DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")
 
@@ -194,6 +198,10 @@ def _totals(trace: ShapeTrace) -> Text:
             text += f" of the {format_dims(t.input_size)} input"
         if t.effective_stride is not None:
             text += f", effective stride {_pair(t.effective_stride)}"
+        if t.effective_padding is not None:
+            text += f", effective padding {_pair(t.effective_padding)}"
+        if t.global_branch:
+            text += " (main path; a squeeze-and-excitation branch sees the whole input)"
         lines.append(text + "\n")
     lines.rstrip()
     return lines

@@ -11,6 +11,9 @@ import dataclasses
 import json
 import os
 
+from keras_cnnlab import shapes
+from keras_cnnlab.trace.reach import window_of
+
 __all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace", "SAVE_SUFFIXES", "check_save_path"]
 
 #: The file suffixes ShapeTrace.save writes, and the format of each.
@@ -47,13 +50,27 @@ class LayerTrace:
             parts (0 on the later calls of a shared layer).
         macs: multiply-accumulates per sample, ``None`` when unknown.
         flops: floating-point operations per sample, ``None`` when unknown.
-        activation_bytes: bytes of this layer's output for the trace's batch size.
+        activation_bytes: bytes of this layer's output for the trace's batch
+            size (the forward pass).
+        saved_bytes: what training keeps of it for the backward pass: the
+            output, nothing for views (Flatten, Reshape), the sum of the parts
+            for a layer with parts; the totals' ``activation_bytes`` is the
+            input batch plus this over the leaf rows. ``None`` when unknown.
+        param_share: this row's share of the model's parameters, 0 to 1.
         receptive_field: ``(height, width)`` of the input window that one
             output position sees, ``None`` when not spatial or unknown.
         effective_stride: input pixels between two neighbouring output
             positions (the "jump").
+        effective_padding: ``(height, width)``: output position ``(i, j)``
+            sees input rows from ``i * stride - padding`` on (negative: zero
+            padding), with padding "same" taken from the actual sizes
+            (:meth:`ShapeTrace.input_window` gives the window);
+            ``None`` when unknown.
         covers_input: whether each output value depends on the whole input
-            (after Flatten, global pooling or a Dense on flat features).
+            (after Flatten, global pooling or a Dense on flat features, and in
+            every layer they feed). Where a branch that covers the input meets
+            a local one (squeeze-and-excitation), ``receptive_field`` is the
+            local path's and ``covers_input`` is ``True``.
         has_children: whether rows for this layer's parts follow it.
         note: a remark such as ``"shares weights with 'conv'"`` or why a cost
             is unknown.
@@ -80,8 +97,11 @@ class LayerTrace:
     macs: int | None = None
     flops: int | None = None
     activation_bytes: int | None = None
+    saved_bytes: int | None = None
+    param_share: float = 0.0
     receptive_field: tuple[int, int] | None = None
     effective_stride: tuple[int, int] | None = None
+    effective_padding: tuple[int, int] | None = None
     covers_input: bool = False
     has_children: bool = False
     note: str | None = None
@@ -118,8 +138,13 @@ class TraceTotals:
             Reshape excluded); ``None`` when a size is unknown.
         macs, flops: per sample, summed over layers with a known cost.
         unknown_cost_layers: paths of the layers left out of ``macs``/``flops``.
-        receptive_field: receptive field of the last spatial feature map.
+        receptive_field: receptive field of the last spatial feature map whose
+            field is known (the one global pooling takes, in a classifier).
         effective_stride: its effective stride.
+        effective_padding: its effective padding, ``(height, width)``.
+        global_branch: whether a branch that sees the whole input
+            (squeeze-and-excitation) feeds that map; ``receptive_field`` is then
+            the main path's.
         input_size: ``(height, width)`` of the input, for comparison.
     """
 
@@ -138,6 +163,8 @@ class TraceTotals:
     unknown_cost_layers: list[str] = dataclasses.field(default_factory=list)
     receptive_field: tuple[int, int] | None = None
     effective_stride: tuple[int, int] | None = None
+    effective_padding: tuple[int, int] | None = None
+    global_branch: bool = False
     input_size: tuple | None = None
 
     @property
@@ -212,6 +239,71 @@ class ShapeTrace:
             + f". Rows: {known}."
         )
 
+    def input_window(self, layer: str, position, *, clip: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The input window that one output position of ``layer`` sees.
+
+        Args:
+            layer: a row's path or unique name, as for :meth:`row`.
+            position: ``(i, j)``, the output position (row, column) in the
+                layer's feature map.
+            clip: ``False`` (the default) gives the window as the layer sees
+                it, padding included: ``start`` may be negative and ``stop``
+                past the input. ``True`` clips both to the input.
+
+        Returns:
+            ``((row_start, row_stop), (col_start, col_stop))``, stops exclusive
+            as in ``range``: ``start = i * effective_stride - effective_padding``,
+            ``stop = start + receptive_field``. With dilation or strides the
+            window is the span the taps lie in. For a layer that sees the whole
+            input through global pooling, the whole input; after
+            squeeze-and-excitation the main path's window (its other branch sees
+            the whole input).
+
+        Raises:
+            KeyError: for an unknown layer.
+            ValueError: for a position outside the layer's feature map, or a
+                layer without a known receptive field and effective padding.
+
+        Example:
+
+        ```python
+        trace.input_window("conv2", (0, 0))             # ((-2, 3), (-2, 3))
+        trace.input_window("conv2", (0, 0), clip=True)  # ((0, 3), (0, 3))
+        ```
+        """
+        row = self.row(layer)
+        size = _spatial(row.output_shape, row.data_format)
+        if (
+            not isinstance(position, (tuple, list)) or len(position) != 2
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in position)
+            or size is None
+            or any(p < 0 or (n is not None and p >= n) for p, n in zip(position, size))
+        ):
+            raise ValueError(
+                "Invalid value for argument `position`. Expected (row, column) of an output "
+                f"position of {row.path!r}, whose feature map is "
+                f"{'not spatial' if size is None else shapes.format_dims(size)}. "
+                f"Received position={position!r}."
+            )
+        inputs = self.totals.input_size
+        if row.receptive_field is None and row.covers_input and inputs and None not in inputs:
+            return tuple((0, n) for n in inputs)
+        if row.receptive_field is None or row.effective_padding is None:
+            raise ValueError(
+                f"Invalid value for argument `layer`: {row.path!r} ({row.type}) has no known "
+                "receptive field and effective padding (an unknown layer before it, or "
+                "padding 'same' on an unknown size: give trace_shapes an input_shape)."
+            )
+        window = tuple(
+            window_of(p, r, s, q)
+            for p, r, s, q in zip(position, row.receptive_field, row.effective_stride, row.effective_padding)
+        )
+        if clip and inputs:
+            window = tuple(
+                (max(a, 0), b if n is None else min(b, n)) for (a, b), n in zip(window, inputs)
+            )
+        return window
+
     @property
     def warnings(self) -> list[Finding]:
         """Findings of severity ``"warning"``."""
@@ -226,6 +318,47 @@ class ShapeTrace:
             "totals": self.totals.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    def to_records(self) -> list[dict]:
+        """One dict per row, every :class:`LayerTrace` field plus ``params``, for data frames.
+
+        Values stay Python values (shapes and pairs as tuples):
+        ``pandas.DataFrame(trace.to_records())``.
+        """
+        return [{**dataclasses.asdict(row), "params": row.params} for row in self.rows]
+
+    def to_csv(self, path=None, columns=None) -> str:
+        """The rows as CSV text (written to ``path`` too when given); returns the text.
+
+        Args:
+            path: a file to write, or ``None``.
+            columns: the fields of :meth:`to_records` to write, in order;
+                ``None`` for all. Shapes are written as Keras prints them,
+                ``(None, 28, 28, 1)``, pairs as ``3x3``, unknown values empty.
+        """
+        import csv
+        import io
+
+        records = self.to_records()
+        fields = list(records[0]) if records else ["path"]
+        if columns is not None:
+            names = [columns] if isinstance(columns, str) else list(columns)
+            bad = [c for c in names if c not in fields]
+            if bad or not names:
+                raise ValueError(
+                    f"Invalid value for argument `columns`. Expected field names from {fields}. "
+                    f"Received columns={columns!r}."
+                )
+            fields = names
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(fields)
+        for record in records:
+            writer.writerow([_csv_cell(record[f]) for f in fields])
+        text = out.getvalue()
+        if path is not None:
+            _write(path, text)
+        return text
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
@@ -307,6 +440,22 @@ def check_save_path(path) -> str:
             f"{tuple(SAVE_SUFFIXES)} (the suffix picks the format). Received path={os.fspath(path)!r}."
         )
     return suffix
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, list) or (isinstance(value, tuple) and value and value[0] is None):
+        return shapes.format_shape(value)  # a shape: batch axis first
+    if isinstance(value, tuple):
+        return shapes.format_dims(value)
+    return value
+
+
+def _spatial(shape, data_format) -> tuple | None:
+    if not isinstance(shape, tuple) or len(shape) != 4:
+        return None
+    return tuple(shape[2:]) if data_format == "channels_first" else tuple(shape[1:3])
 
 
 def _jsonable(value):

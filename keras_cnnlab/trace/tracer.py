@@ -245,12 +245,27 @@ def trace_shapes(
 
     rows = collector.rows
     totals = _totals(model, rows, batched_in, batched_out, in_dtype, batch_size, optimizer)
+    for row in rows:
+        row.param_share = row.params / totals.params if totals.params else 0.0
     found = findings.find(rows, totals)
     kept = [row for row in rows if row.depth <= depth]
     for row in kept:
         if row.depth == depth:
             row.has_children = False
     return ShapeTrace(model.name, kept, totals, found, depth)
+
+
+def _last_map(leaves):
+    """The last spatial feature map with a known field: what global pooling feeds
+    covers the input and is passed over, an unknown field after it clears it."""
+    last = None
+    for row in leaves:
+        if isinstance(row.output_shape, tuple) and len(row.output_shape) == 4:
+            if row.receptive_field is not None:
+                last = row
+            elif not row.covers_input:
+                last = None
+    return last
 
 
 def _totals(model, rows, batched_in, batched_out, in_dtype, batch_size, optimizer) -> TraceTotals:
@@ -275,10 +290,7 @@ def _totals(model, rows, batched_in, batched_out, in_dtype, batch_size, optimize
     known = [r for r in leaves if r.flops is not None]
     unknown = [r.path for r in leaves if r.flops is None]
 
-    rf = stride = None
-    for row in leaves:
-        if isinstance(row.output_shape, tuple) and len(row.output_shape) == 4:
-            rf, stride = row.receptive_field, row.effective_stride
+    last = _last_map(leaves)
     input_size = None
     first_in = batched_in[0] if len(batched_in) == 1 else None
     if first_in is not None and len(first_in) == 4:
@@ -305,8 +317,10 @@ def _totals(model, rows, batched_in, batched_out, in_dtype, batch_size, optimize
         macs=sum(r.macs or 0 for r in known),
         flops=sum(r.flops for r in known),
         unknown_cost_layers=unknown,
-        receptive_field=rf,
-        effective_stride=stride,
+        receptive_field=last.receptive_field if last else None,
+        effective_stride=last.effective_stride if last else None,
+        effective_padding=last.effective_padding if last else None,
+        global_branch=bool(last and last.covers_input),
         input_size=input_size,
     )
 
