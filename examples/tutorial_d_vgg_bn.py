@@ -39,12 +39,14 @@ from keras_cnnlab import (
 
 def main(argv=None) -> int:
     p = parser(__doc__, dataset="cifar10", epochs=12, batch_size=32)
-    p.add_argument("--augment", default="none", metavar="PRESET",
+    p.add_argument("--augmentation", "--augment", default="none", metavar="PRESET",
                    help="augmentation preset in front of the network (default none, as the tutorial)")
     args = p.parse_args(argv)
     data = load(args.dataset, input_shape=(32, 32, 3), smoke=args.smoke, one_hot=True, seed=args.seed)
 
-    augmentation = None if args.augment == "none" else augmentation_preset(args.augment, seed=args.seed)
+    augmentation = None
+    if args.augmentation != "none":
+        augmentation = augmentation_preset(args.augmentation, seed=args.seed)
     model = build_architecture("vgg_bn", data.input_shape, data.num_classes,
                                augmentation=augmentation, seed=args.seed)
     print_shape_trace(model, depth=0)

@@ -19,6 +19,8 @@ import pytest
 
 from keras_cnnlab import ConvBlock, cli
 from keras_cnnlab.augment import PRESET_FOR_DATA
+from keras_cnnlab.cli.common import load_data
+from keras_cnnlab.cli.run_files import run_dir
 from keras_cnnlab.models import ARCHITECTURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +62,7 @@ def test_help_needs_no_backend():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "0 False False"
-    assert "--augment PRESET" in result.stdout
+    assert "--augmentation PRESET" in result.stdout
 
 
 def test_python_dash_m_entry_point():
@@ -84,16 +86,18 @@ def test_every_command_has_help_with_examples(command, capsys):
     [
         ([], "COMMAND"),
         (["fit"], "invalid choice: 'fit'"),
-        (["train", "--epochs", "0"], "--epochs"),
-        (["train", "--epochs", "many"], "--epochs"),
+        (["train", "--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
+        (["train", "--epochs", "many"], "--epochs: expected a positive integer, got 'many'"),
+        (["train", "--learning-rate", "nan"], "--learning-rate: expected a positive number, got 'nan'"),
+        (["train", "--warmup-epochs", "-1"], "--warmup-epochs: expected an integer >= 0, got '-1'"),
         (["train", "--dataset", "svhn"], "--dataset"),
         (["train", "--arch", "resnet50"], "--arch"),
-        (["train", "--strength", "-0.5"], "--strength"),
+        (["train", "--strength", "-0.5"], "--strength: expected a number >= 0, got '-0.5'"),
         (["demo", "--batch-size", "-4"], "--batch-size"),
         (["tune", "--tuner", "sobol"], "--tuner"),
         (["tune", "--resume", "--overwrite"], "--overwrite"),
         (["trace", "--input-shape", "32,32"], "--input-shape"),
-        (["trace", "--depth", "-1"], "--depth"),
+        (["trace", "--depth", "-1"], "--depth: expected an integer >= 0, got '-1'"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(argv, names, capsys):
@@ -111,25 +115,33 @@ def test_architecture_choices_follow_the_models():
     assert set(cli.DATASETS) <= set(PRESET_FOR_DATA)
 
 
+def test_augment_is_an_alias_of_augmentation(capsys):
+    parser = cli.build_parser()
+    for option in ("--augmentation", "--augment"):
+        assert parser.parse_args(["train", option, "light"]).augmentation == "light"
+    code, out, _ = run(["train", "--help"], capsys)
+    assert code == 0 and "[--augmentation PRESET]" in out
+
+
 # -- outputs are never overwritten ----------------------------------------------------
 
 
 def test_run_dir_picks_the_next_free_numbered_directory(tmp_path, capsys):
     out = tmp_path / "runs"
-    assert cli._run_dir(out, overwrite=False) == out
+    assert run_dir(out, overwrite=False) == out
     out.mkdir()
     (out / "notes.txt").write_text("mine")  # not a run file: the directory is still free
-    assert cli._run_dir(out, overwrite=False) == out
+    assert run_dir(out, overwrite=False) == out
     (out / "model.keras").write_text("old")
-    assert cli._run_dir(out, overwrite=False) == tmp_path / "runs-2"
+    assert run_dir(out, overwrite=False) == tmp_path / "runs-2"
     (tmp_path / "runs-2").mkdir()
     (tmp_path / "runs-2" / "metrics.json").write_text("{}")
-    assert cli._run_dir(out, overwrite=False) == tmp_path / "runs-3"
+    assert run_dir(out, overwrite=False) == tmp_path / "runs-3"
     assert "--overwrite" in capsys.readouterr().out
-    assert cli._run_dir(out, overwrite=True) == out
+    assert run_dir(out, overwrite=True) == out
     (tmp_path / "afile").write_text("x")
     with pytest.raises(cli.CLIError, match="is a file"):
-        cli._run_dir(tmp_path / "afile", overwrite=False)
+        run_dir(tmp_path / "afile", overwrite=False)
 
 
 def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
@@ -147,7 +159,7 @@ def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
     for name in cli.RUN_FILES:
         assert (new / name).stat().st_size > 0, name
     metrics = json.loads((new / "metrics.json").read_text())
-    assert metrics["arch"] == "two_conv" and metrics["augment"] == "none"
+    assert metrics["arch"] == "two_conv" and metrics["augmentation"] == "none"
     assert metrics["recipe"]["epochs"] == 2 and len(metrics["history"]["val_accuracy"]) == 2
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert f"test accuracy {metrics['test_accuracy']:.4f}" in stdout
@@ -162,7 +174,7 @@ def test_train_writes_a_new_run_beside_an_old_one(tmp_path, capsys):
     ("argv", "message"),
     [
         (["--optimizer", "nope"], "--optimizer 'nope' is not a Keras optimizer"),
-        (["--augment", "bogus"], "Unknown augmentation preset 'bogus'. Valid presets: 'none'"),
+        (["--augmentation", "bogus"], "Unknown augmentation preset 'bogus'. Valid presets: 'none'"),
     ],
 )
 def test_train_bad_choices_fail_before_training(argv, message, tmp_path, capsys):
@@ -320,7 +332,7 @@ def test_demo_in_a_shell(tmp_path):
     assert stdout.index("Shape trace") < stdout.index("Epoch 1/2") < stdout.index("test accuracy")
     assert f"saved to {out}/" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["dataset"] == "digits" and metrics["augment"] == "none"
+    assert metrics["dataset"] == "digits" and metrics["augmentation"] == "none"
     assert metrics["recipe"]["network"] == {"filters": [64, 128]}  # the digits recipe's two blocks
 
 
@@ -352,7 +364,7 @@ def test_ctrl_c_in_train_saves_the_last_completed_epoch_and_says_where(tmp_path,
     assert "Stopped      fit raised after epoch 2/5" in (out / "report.txt").read_text()
     # The saved model is the one the second epoch left: its validation accuracy again.
     model = keras.saving.load_model(out / "model.keras")
-    data = cli._load_data("digits", seed=0, limit=160)
+    data = load_data("digits", seed=0, limit=160)
     _, accuracy = model.evaluate(data.x_val, data.y_val, verbose=0)
     assert accuracy == pytest.approx(metrics["history"]["val_accuracy"][-1], abs=1e-6)
 
@@ -397,8 +409,8 @@ def test_tune_runs_a_grid_search(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "line"), [
     (["--label-smoothing", "1.5"], "cnnlab: error: --label-smoothing: Expected a number in [0, 1)"),
-    (["--augment", "digits", "--strength", "10"], "cnnlab: error: --strength: --strength 10 scales `pad_crop`"),
-    (["--strength", "2"], "--strength 2 scales an augmentation preset, but this run has none"),
+    (["--augmentation", "digits", "--strength", "10"], "cnnlab: error: --strength: --strength 10 scales `pad_crop`"),
+    (["--strength", "2"], "--strength 2 scales an augmentation preset, but this run has none (--augmentation none"),
     (["--warmup-epochs", "70"], "Received --warmup-epochs 70."),
 ])
 def test_recipe_and_strength_errors_name_the_option(argv, line, capsys):

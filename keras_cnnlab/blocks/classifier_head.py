@@ -76,11 +76,14 @@ class ClassifierHead(keras.layers.Layer):
         self.data_format = check_data_format(data_format)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
+        self.head_layers = self._make_layers()
 
+    def _make_layers(self) -> list:
+        """The sub-layers, created here rather than in ``build`` so that .keras files reload."""
         policy = self.dtype_policy
-        if pooling == "flatten":
+        if self.pooling == "flatten":
             first = keras.layers.Flatten(data_format=self.data_format, dtype=policy, name="flatten")
-        elif pooling == "avg":
+        elif self.pooling == "avg":
             first = keras.layers.GlobalAveragePooling2D(
                 data_format=self.data_format, dtype=policy, name="global_avg_pool"
             )
@@ -88,9 +91,9 @@ class ClassifierHead(keras.layers.Layer):
             first = keras.layers.GlobalMaxPooling2D(
                 data_format=self.data_format, dtype=policy, name="global_max_pool"
             )
-        self.head_layers = [first]
+        head_layers = [first]
         for i, width in enumerate(self.units):
-            self.head_layers.append(
+            head_layers.append(
                 keras.layers.Dense(
                     width,
                     kernel_regularizer=self.kernel_regularizer,
@@ -99,16 +102,16 @@ class ClassifierHead(keras.layers.Layer):
                 )
             )
             act = factories.make_activation(
-                hidden_activation, argument="hidden_activation", dtype=policy, name=f"act{i + 1}"
+                self.hidden_activation, argument="hidden_activation", dtype=policy, name=f"act{i + 1}"
             )
             if act is not None:
-                self.head_layers.append(act)
+                head_layers.append(act)
             if self.dropout > 0:
-                self.head_layers.append(
-                    keras.layers.Dropout(self.dropout, seed=seed, dtype=policy, name=f"dropout{i + 1}")
+                head_layers.append(
+                    keras.layers.Dropout(self.dropout, seed=self.seed, dtype=policy, name=f"dropout{i + 1}")
                 )
         # The output layer computes in float32 so softmax stays stable under mixed precision.
-        self.head_layers.append(
+        head_layers.append(
             keras.layers.Dense(
                 self.num_classes,
                 kernel_regularizer=self.kernel_regularizer,
@@ -116,9 +119,10 @@ class ClassifierHead(keras.layers.Layer):
                 name="output",
             )
         )
-        out_act = factories.make_activation(activation, dtype="float32", name="output_activation")
+        out_act = factories.make_activation(self.activation, dtype="float32", name="output_activation")
         if out_act is not None:
-            self.head_layers.append(out_act)
+            head_layers.append(out_act)
+        return head_layers
 
     def build(self, input_shape):
         if len(input_shape) < 2:

@@ -119,13 +119,17 @@ class ConvBlock(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self._has_norm = batch_norm not in (None, False)
+        self._pool_index = None
+        self.block_layers = self._make_layers()
 
+    def _make_layers(self) -> list:
+        """The sub-layers, created here rather than in ``build`` so that .keras files reload."""
         channel_axis = -1 if self.data_format == "channels_last" else 1
         policy = self.dtype_policy
-        self._has_norm = batch_norm not in (None, False)
-        self.block_layers = []
+        block_layers = []
         for i in range(self.convs):
-            self.block_layers.append(
+            block_layers.append(
                 keras.layers.Conv2D(
                     self.filters,
                     self.kernel_size,
@@ -143,19 +147,19 @@ class ConvBlock(keras.layers.Layer):
                 )
             )
             norm = factories.make_norm(
-                batch_norm,
+                self.batch_norm,
                 channel_axis=channel_axis,
                 channels=self.filters,
                 dtype=policy,
                 name=f"norm{i + 1}",
             )
             if norm is not None:
-                self.block_layers.append(norm)
-            act = factories.make_activation(activation, dtype=policy, name=f"act{i + 1}")
+                block_layers.append(norm)
+            act = factories.make_activation(self.activation, dtype=policy, name=f"act{i + 1}")
             if act is not None:
-                self.block_layers.append(act)
+                block_layers.append(act)
         pool_layer = factories.make_pool(
-            pool,
+            self.pool,
             pool_size=self.pool_size,
             strides=self.pool_strides,
             padding=self.pool_padding,
@@ -163,14 +167,14 @@ class ConvBlock(keras.layers.Layer):
             dtype=policy,
             name="pool",
         )
-        self._pool_index = None
         if pool_layer is not None:
-            self._pool_index = len(self.block_layers)
-            self.block_layers.append(pool_layer)
+            self._pool_index = len(block_layers)
+            block_layers.append(pool_layer)
         if self.dropout > 0:
-            self.block_layers.append(
-                keras.layers.Dropout(self.dropout, seed=seed, dtype=policy, name="dropout")
+            block_layers.append(
+                keras.layers.Dropout(self.dropout, seed=self.seed, dtype=policy, name="dropout")
             )
+        return block_layers
 
     def spatial_ops(self) -> list[shapes.SpatialOp]:
         """The block's spatial steps, for :mod:`keras_cnnlab.shapes` (custom pools excluded)."""
