@@ -94,7 +94,8 @@ def split_config(config: dict, recipe):
     kwargs = dict(config)
     changes = {key: kwargs.pop(key) for key in RECIPE_KEYS if key in kwargs}
     spec = kwargs.pop("augmentation", "none")
-    strength = kwargs.pop("augment_strength", 1.0)
+    # JSON that bench_tuning.py wrote before the rename says "augment_strength"
+    strength = kwargs.pop("augmentation_strength", kwargs.pop("augment_strength", 1.0))
     return kwargs, recipe.replace(**changes, augmentation=spec or "none"), strength
 
 

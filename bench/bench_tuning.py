@@ -89,8 +89,8 @@ def _space(smoke: bool):
     from keras_cnnlab.tuning import SearchSpace
     from keras_cnnlab.tuning.search_space import augmentation_available
 
-    # pool_size=2 lets 8x8 digits take up to 3 blocks, like build_cnn's default.
-    space = SearchSpace(pool_size=2)
+    # downsample_factor=2 lets 8x8 digits take up to 3 blocks, like build_cnn's default.
+    space = SearchSpace(downsample_factor=2)
     if augmentation_available():
         space.choose(augmentation=["none", "digits"])
     if smoke:
@@ -244,7 +244,7 @@ def build_cnn_config(hp) -> dict:
     """A trial's hyperparameters as ``build_cnn`` keyword arguments, plus the fit settings.
 
     The keys follow bench/README.md's ``config`` row: build_cnn's arguments,
-    ``augmentation`` (a preset name) with ``augment_strength``, ``learning_rate``
+    ``augmentation`` (a preset name) with ``augmentation_strength``, ``learning_rate``
     and ``batch_size``, and the recipe's levers the trial set (``optimizer``,
     ``weight_decay``, ``label_smoothing``, ``schedule``).
     """
@@ -254,16 +254,17 @@ def build_cnn_config(hp) -> dict:
     def per_block(param):
         return [_rounded(values.get(f"block{i}_{param}")) for i in blocks]
 
-    pools, sizes = per_block("pool"), per_block("pool_size")
+    # build_cnn pools with pool/pool_size, and strides a "strided" block's first convolution
+    downsamples, factors = per_block("downsample"), per_block("downsample_factor")
     config = dict(
         filters=per_block("filters"),
         kernel_size=per_block("kernel_size"),
         convs=per_block("convs"),
         activation=per_block("activation"),
         batch_norm=per_block("batch_norm"),
-        strides=[size if pool == "strided" else 1 for pool, size in zip(pools, sizes)],
-        pool=[pool if pool in ("max", "avg") else None for pool in pools],
-        pool_size=[size if pool in ("max", "avg") else 2 for pool, size in zip(pools, sizes)],
+        strides=[f if d == "strided" else 1 for d, f in zip(downsamples, factors)],
+        pool=[d if d in ("max", "avg") else None for d in downsamples],
+        pool_size=[f if d in ("max", "avg") else 2 for d, f in zip(downsamples, factors)],
         dropout=per_block("dropout"),
         head_pooling=values["head_pooling"],
         head_units=[values["head_units"]] if values.get("head_units") else [],
@@ -278,7 +279,7 @@ def build_cnn_config(hp) -> dict:
         config["batch_size"] = values["batch_size"]
     if values.get("augmentation") not in (None, "none"):
         config["augmentation"] = values["augmentation"]
-        config["augment_strength"] = values.get("augment_strength") or 1.0
+        config["augmentation_strength"] = values.get("augmentation_strength") or 1.0
     return config
 
 

@@ -75,8 +75,8 @@ def main(argv=None) -> int:
         tf.get_logger().setLevel("ERROR")  # each trial's new model retraces; expected here
     keras.utils.set_random_seed(args.seed)
     data = load_dataset("digits", seed=args.seed, limit=300 if args.smoke else None)
-    # pool_size=2 lets the 8x8 digits take up to three blocks (8 -> 4 -> 2 -> 1).
-    space = SearchSpace(pool_size=2)
+    # downsample_factor=2 lets the 8x8 digits take up to three blocks (8 -> 4 -> 2 -> 1).
+    space = SearchSpace(downsample_factor=2)
     if augmentation_available():
         space.choose(augmentation=["none", "digits"])
     if args.smoke:

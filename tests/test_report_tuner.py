@@ -117,7 +117,7 @@ def test_cnn_hypermodel_tells_the_reports_their_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(_internals, "calling_search", lambda *a, **k: (None, None))
     data = load_dataset("digits", limit=96)
     buffer = io.StringIO()
-    space = SearchSpace(num_blocks=1, filters=[4], kernel_size=3, convs=1, pool="max", pool_size=2,
+    space = SearchSpace(num_blocks=1, filters=[4], kernel_size=3, convs=1, downsample="max", downsample_factor=2,
                         head_units=0, batch_size=32)
     hypermodel = CNNHyperModel(data.input_shape, data.num_classes, search_space=space, freeze_gc=False)
     tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=1, seed=1,

@@ -17,7 +17,7 @@ from keras_cnnlab.data import load_dataset
 from keras_cnnlab.tuning import CNNHyperModel, SearchSpace, gap_objective, results_table
 
 TINY = dict(
-    num_blocks=1, filters=[4, 8], kernel_size=3, convs=1, pool=["max", "strided"], pool_size=2,
+    num_blocks=1, filters=[4, 8], kernel_size=3, convs=1, downsample=["max", "strided"], downsample_factor=2,
     head_units=0, batch_size=64,
 )
 

@@ -72,7 +72,7 @@ if ROLE == "chief":
 
 data = load_dataset("digits", limit=400, seed=0)
 space = SearchSpace(
-    num_blocks=1, filters=[4, 8], kernel_size=3, pool=["max", "strided"], pool_size=2,
+    num_blocks=1, filters=[4, 8], kernel_size=3, downsample=["max", "strided"], downsample_factor=2,
     head_units=0, batch_size=64,
 )
 # Eager steps: these tests are about processes, and tracing would dominate each trial.

@@ -20,12 +20,12 @@ def _fresh_keras_state():
     keras.backend.clear_session(free_memory=False)
 
 
-def _expected_size(size: int, pool: str, pool_size: int) -> int:
+def _expected_size(size: int, downsample: str, factor: int) -> int:
     """Spatial size after one block, by hand: valid pooling floors, a strided 'same' conv ceils."""
-    if pool in ("max", "avg"):
-        return (size - pool_size) // pool_size + 1
-    if pool == "strided":
-        return -(-size // pool_size)
+    if downsample in ("max", "avg"):
+        return (size - factor) // factor + 1
+    if downsample == "strided":
+        return -(-size // factor)
     return size
 
 
@@ -41,7 +41,7 @@ def trial_cases(draw):
     space = SearchSpace(
         filters=[2, 4],  # tiny widths keep the builds fast; the structure is what varies
         head_units=[0, 4],
-        pool_size=draw(st.sampled_from([[2], [2, 3], [3, 4], [2, 3, 4]])),
+        downsample_factor=draw(st.sampled_from([[2], [2, 3], [3, 4], [2, 3, 4]])),
         convs=[1, 2],
     )
     hypermodel = CNNHyperModel((height, width, channels), num_classes, search_space=space)
@@ -74,8 +74,8 @@ def test_any_trial_builds_a_model_with_class_outputs(case):
     assert len(blocks) == values["num_blocks"]
     size = list(hypermodel.input_shape[:2])
     for i, block in enumerate(blocks, start=1):
-        pool = values[f"block{i}_pool"]
-        pool_size = values.get(f"block{i}_pool_size")
-        size = [_expected_size(n, pool, pool_size) for n in size]
+        downsample = values[f"block{i}_downsample"]
+        factor = values.get(f"block{i}_downsample_factor")
+        size = [_expected_size(n, downsample, factor) for n in size]
         assert min(size) >= 1
         assert tuple(block.output.shape[1:]) == (*size, values[f"block{i}_filters"])

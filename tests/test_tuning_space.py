@@ -61,7 +61,7 @@ def test_unknown_name_lists_valid_names():
         SearchSpace(filter=32)
     message = str(info.value)
     assert "Did you mean 'filters'" in message
-    for name in ("num_blocks", "kernel_size", "pool_size", "learning_rate", "block<i>_<name>"):
+    for name in ("num_blocks", "kernel_size", "downsample_factor", "learning_rate", "block<i>_<name>"):
         assert name in message
     with pytest.raises(ValueError, match="Valid names"):
         SearchSpace().fix(blocks1_filters=8)
@@ -77,7 +77,7 @@ def test_value_forms_give_fixed_choice_and_ranges():
     assert space["learning_rate"] == FloatRange(1e-3, 1e-1, sampling="log")
     assert space["convs"] == IntRange(1, 3)
     # untouched parameters keep their defaults
-    assert space["pool"] == Choice(("max", "avg", "strided", "none"))
+    assert space["downsample"] == Choice(("max", "avg", "strided", "none"))
     assert set(space.overrides) == {"kernel_size", "filters", "batch_norm", "learning_rate", "convs"}
     assert "kernel_size" in repr(space) and "Fixed(3)" in space.describe()
 
@@ -100,23 +100,72 @@ def test_reset_and_copy_are_independent():
 
 
 @pytest.mark.parametrize(
+    "old, new, value",
+    [
+        ("pool", "downsample", "strided"),
+        ("pool_size", "downsample_factor", 3),
+        ("augment_strength", "augmentation_strength", 0.75),
+        ("block2_pool", "block2_downsample", "avg"),
+        ("block2_pool_size", "block2_downsample_factor", 2),
+    ],
+)
+def test_old_parameter_names_warn_and_mean_the_new_ones(old, new, value):
+    deprecated = pytest.warns(DeprecationWarning, match=f"'{old}' is deprecated: use '{new}'")
+    with deprecated as record:
+        space = SearchSpace(**{old: value})
+    assert space.overrides == {new: Fixed(value)}
+    assert record[0].filename == __file__  # shown at the caller's line
+    with deprecated:
+        assert space[old] == Fixed(value)
+    with deprecated:
+        assert space.is_set(old) and old in space
+    with deprecated:
+        assert space.reset(old) == SearchSpace()
+    with deprecated:
+        assert space.set(old, [value]).overrides == {new: Choice((value,))}
+    with deprecated:
+        assert space.fix(**{old: value}) == SearchSpace(**{new: value})
+    with deprecated:
+        assert space.choose(**{old: [value]})[new] == Choice((value,))
+    if not isinstance(value, str):
+        with deprecated:
+            assert space.between(old, value, value + 1)[new].max_value == value + 1
+
+
+def test_old_names_reach_the_new_hyperparameters_and_plan():
+    with pytest.warns(DeprecationWarning) as record:
+        hypermodel = CNNHyperModel(
+            (8, 8, 1), 10, search_space=dict(num_blocks=1, filters=4, pool="strided", pool_size=2)
+        )
+    assert {w.filename for w in record} == {__file__}
+    hp = _space_of(hypermodel)
+    assert hp.values["block1_downsample"] == "strided" and hp.values["block1_downsample_factor"] == 2
+    assert not [name for name in hp.values if "pool" in name and name != "head_pooling"]
+    with pytest.warns(DeprecationWarning, match=r"BlockPlan.pool_sizes is deprecated: use BlockPlan.downsample_factors"):
+        assert hypermodel.plan.pool_sizes == hypermodel.plan.downsample_factors == ((2,),)
+    with pytest.warns(DeprecationWarning, match=r"pool_sizes=.*is deprecated: use tunable_conv_block\(downsample_factors="):
+        block = tunable_conv_block(kt.HyperParameters(), "b", search_space=SearchSpace(downsample="strided"), pool_sizes=(3,))
+    assert block.strides == (3, 3)
+
+
+@pytest.mark.parametrize(
     "call, match",
     [
-        (lambda s: s.fix(pool="maxx"), r"`pool`.*one of \('max', 'avg', 'strided', 'none'\).*pool='maxx'"),
+        (lambda s: s.fix(downsample="maxx"), r"`downsample`.*one of \('max', 'avg', 'strided', 'none'\).*downsample='maxx'"),
         (lambda s: s.fix(dropout=1.0), r"`dropout`.*\[0, 1\).*dropout=1.0"),
         (lambda s: s.fix(filters=0), r"`filters`.*>= 1.*filters=0"),
-        (lambda s: s.fix(pool_size=1), r"`pool_size`.*>= 2"),
+        (lambda s: s.fix(downsample_factor=1), r"`downsample_factor`.*>= 2"),
         (lambda s: s.fix(batch_norm="yes"), r"`batch_norm`.*True or False"),
         (lambda s: s.fix(optimizer="adamm"), r"`optimizer`.*one of"),
         (lambda s: s.choose(filters=16), r"choose\(\) takes a list.*fix\(filters=...\)"),
         (lambda s: s.choose(filters=[]), r"at least one value"),
-        (lambda s: s.between("pool", 1, 2), r"`pool` is not numeric.*choose"),
+        (lambda s: s.between("downsample", 1, 2), r"`downsample` is not numeric.*choose"),
         (lambda s: s.between("filters", 64, 8), r"low <= high"),
         (lambda s: s.between("filters", 8, 64, step=0.5), r"step must be an integer"),
         (lambda s: s.between("learning_rate", 0.0, 1.0), r"`learning_rate \(low\)`.*> 0"),
         (lambda s: s.between("dropout", 0.0, 0.5, sampling="cubic"), r"`sampling`"),
         (lambda s: s.set("filters", FloatRange(1.0, 2.0)), r"`filters`: an integer parameter takes.*IntRange"),
-        (lambda s: s.set("pool", Boolean()), r"`pool`: a string parameter takes Fixed or Choice"),
+        (lambda s: s.set("downsample", Boolean()), r"`downsample`: a string parameter takes Fixed or Choice"),
     ],
 )
 def test_bad_values_name_the_parameter(call, match):
@@ -125,12 +174,12 @@ def test_bad_values_name_the_parameter(call, match):
 
 
 def test_fixed_values_are_hp_fixed_and_choices_hp_choice():
-    space = SearchSpace(kernel_size=3, convs=1, filters=[4, 8], num_blocks=2, pool=["max", "avg"])
+    space = SearchSpace(kernel_size=3, convs=1, filters=[4, 8], num_blocks=2, downsample=["max", "avg"])
     space.fix(head_units=0, optimizer="adam", batch_size=16)
     types = _hp_types(_space_of(CNNHyperModel((8, 8, 1), 10, search_space=space)))
     assert types["block1_kernel_size"] == "Fixed" and types["block2_convs"] == "Fixed"
     assert types["num_blocks"] == "Fixed" and types["batch_size"] == "Fixed"
-    assert types["block1_filters"] == "Choice" and types["block2_pool"] == "Choice"
+    assert types["block1_filters"] == "Choice" and types["block2_downsample"] == "Choice"
     assert types["learning_rate"] == "Float" and types["block1_batch_norm"] == "Boolean"
     assert "head_dropout" not in types  # no hidden layer, so nothing to drop out
 
@@ -143,17 +192,17 @@ def test_batch_size_none_is_not_tuned():
 # --- the block bound ------------------------------------------------------------------
 
 
-def _independent_max_blocks(size: int, pools, pool_sizes, cap: int) -> int:
+def _independent_max_blocks(size: int, downsamples, factors, cap: int) -> int:
     """Blocks that fit when every earlier block downsamples as hard as the space allows."""
-    down = [p for p in pools if p != "none"]
+    down = [d for d in downsamples if d != "none"]
     blocks = 0
     while blocks < cap:
         if not down:
             blocks += 1
             continue
         outputs = []
-        for s in pool_sizes:
-            outs = [(size - s) // s + 1 if p in ("max", "avg") else -(-size // s) for p in down]
+        for f in factors:
+            outs = [(size - f) // f + 1 if d in ("max", "avg") else -(-size // f) for d in down]
             if min(outs) >= 1:
                 outputs.extend(outs)
         if not outputs:
@@ -165,13 +214,13 @@ def _independent_max_blocks(size: int, pools, pool_sizes, cap: int) -> int:
 
 @given(
     size=st.integers(1, 64),
-    pools=st.lists(st.sampled_from(["max", "avg", "strided", "none"]), min_size=1, max_size=4, unique=True),
-    pool_sizes=st.lists(st.integers(2, 5), min_size=1, max_size=3, unique=True),
+    downsamples=st.lists(st.sampled_from(["max", "avg", "strided", "none"]), min_size=1, max_size=4, unique=True),
+    factors=st.lists(st.integers(2, 5), min_size=1, max_size=3, unique=True),
 )
-def test_block_bound_matches_independent_arithmetic(size, pools, pool_sizes):
-    space = SearchSpace(pool=pools, pool_size=pool_sizes)
+def test_block_bound_matches_independent_arithmetic(size, downsamples, factors):
+    space = SearchSpace(downsample=downsamples, downsample_factor=factors)
     plan = plan_blocks(space, (size, size), 6)
-    assert plan.max_blocks == _independent_max_blocks(size, pools, pool_sizes, 6)
+    assert plan.max_blocks == _independent_max_blocks(size, downsamples, factors, 6)
     assert all(min(s) >= 1 for s in plan.worst_sizes)
 
 
@@ -183,19 +232,19 @@ def test_default_block_counts_follow_the_input_size(shape, counts):
     assert CNNHyperModel(shape, 10).block_count_range == counts
 
 
-def test_narrower_pooling_allows_more_blocks():
-    hypermodel = CNNHyperModel((8, 8, 1), 10, search_space=SearchSpace(pool_size=2))
+def test_smaller_downsampling_allows_more_blocks():
+    hypermodel = CNNHyperModel((8, 8, 1), 10, search_space=SearchSpace(downsample_factor=2))
     assert hypermodel.block_count_range == (1, 2, 3)  # 8 -> 4 -> 2 -> 1
 
 
-def test_later_blocks_only_get_pool_sizes_that_fit():
+def test_later_blocks_only_get_downsample_factors_that_fit():
     hypermodel = CNNHyperModel((8, 8, 1), 10)
     # After a 3x3 pool, 8 -> 2, so a second 3x3 pool would reach zero.
-    assert hypermodel.plan.pool_sizes == ((2, 3), (2,))
+    assert hypermodel.plan.downsample_factors == ((2, 3), (2,))
     hp = _space_of(hypermodel)
-    pool_size = {p.name: p for p in hp.space}
-    assert list(pool_size["block1_pool_size"].values) == [2, 3]
-    assert type(pool_size["block2_pool_size"]).__name__ == "Fixed"
+    declared = {p.name: p for p in hp.space}
+    assert list(declared["block1_downsample_factor"].values) == [2, 3]
+    assert type(declared["block2_downsample_factor"]).__name__ == "Fixed"
 
 
 def test_too_many_blocks_raise_with_the_arithmetic():
@@ -204,19 +253,19 @@ def test_too_many_blocks_raise_with_the_arithmetic():
 
 
 def test_input_too_small_for_any_block():
-    with pytest.raises(ShapeError, match=r"fits no block.*pool='none'"):
-        CNNHyperModel((1, 1, 1), 10, search_space=SearchSpace(pool="max"))
+    with pytest.raises(ShapeError, match=r"fits no block.*downsample='none'"):
+        CNNHyperModel((1, 1, 1), 10, search_space=SearchSpace(downsample="max"))
     # with no downsampling the same input is fine
-    assert CNNHyperModel((1, 1, 1), 2, search_space=SearchSpace(pool="none", num_blocks=2))
+    assert CNNHyperModel((1, 1, 1), 2, search_space=SearchSpace(downsample="none", num_blocks=2))
 
 
 def test_most_aggressive_trial_still_builds():
-    space = SearchSpace(filters=4, head_units=0, pool=["max", "strided"], pool_size=[2, 3])
+    space = SearchSpace(filters=4, head_units=0, downsample=["max", "strided"], downsample_factor=[2, 3])
     hypermodel = CNNHyperModel((9, 9, 1), 3, search_space=space)
     hp = _space_of(hypermodel)
     hp.values.update(num_blocks=max(hypermodel.block_count_range))
-    for i, sizes in enumerate(hypermodel.plan.pool_sizes, start=1):
-        hp.values.update({f"block{i}_pool": "max", f"block{i}_pool_size": max(sizes)})
+    for i, factors in enumerate(hypermodel.plan.downsample_factors, start=1):
+        hp.values.update({f"block{i}_downsample": "max", f"block{i}_downsample_factor": max(factors)})
     hp.ensure_active_values()  # as an oracle does: defaults for newly active parameters
     model = hypermodel.build(hp)
     assert model.output.shape == (None, 3)
@@ -228,14 +277,14 @@ def test_most_aggressive_trial_still_builds():
 
 
 def test_unused_blocks_and_options_are_inactive():
-    space = SearchSpace(head_units=[0, 8], pool=["max", "none"])
+    space = SearchSpace(head_units=[0, 8], downsample=["max", "none"])
     hypermodel = CNNHyperModel((8, 8, 1), 10, search_space=space)
     hp = _space_of(hypermodel)
-    hp.values.update(num_blocks=1, block1_pool="none", head_units=0)
+    hp.values.update(num_blocks=1, block1_downsample="none", head_units=0)
     assert hp.is_active("block1_filters") and not hp.is_active("block2_filters")
-    assert not hp.is_active("block1_pool_size") and not hp.is_active("head_dropout")
-    hp.values.update(num_blocks=2, block1_pool="max", head_units=8)
-    assert hp.is_active("block2_filters") and hp.is_active("block1_pool_size")
+    assert not hp.is_active("block1_downsample_factor") and not hp.is_active("head_dropout")
+    hp.values.update(num_blocks=2, block1_downsample="max", head_units=8)
+    assert hp.is_active("block2_filters") and hp.is_active("block1_downsample_factor")
     assert hp.is_active("head_dropout")
     hp.ensure_active_values()
     model = hypermodel.build(hp)
@@ -246,7 +295,7 @@ def test_no_augmentation_module_means_no_augmentation(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras_cnnlab.augment", None)  # import fails
     assert SearchSpace()["augmentation"] == Fixed("none")
     hp = _space_of(CNNHyperModel((8, 8, 1), 10))
-    assert hp.values["augmentation"] == "none" and "augment_strength" not in _hp_types(hp)
+    assert hp.values["augmentation"] == "none" and "augmentation_strength" not in _hp_types(hp)
     space = SearchSpace(augmentation="light")
     with pytest.raises(ImportError, match=r"augmentation='light' needs keras_cnnlab.augment.*'none'"):
         CNNHyperModel((8, 8, 1), 10, search_space=space).build(kt.HyperParameters())
@@ -257,8 +306,8 @@ def test_augmentation_preset_is_tuned_when_available():
     space = SearchSpace(augmentation=["none", "light"], num_blocks=1, filters=4)
     hypermodel = CNNHyperModel((8, 8, 1), 10, search_space=space)
     hp = _space_of(hypermodel)
-    hp.values.update(augmentation="light", augment_strength=0.5)
-    assert hp.is_active("augment_strength")
+    hp.values.update(augmentation="light", augmentation_strength=0.5)
+    assert hp.is_active("augmentation_strength")
     hp.ensure_active_values()
     model = hypermodel.build(hp)
     assert model.layers[1].name != "block1"  # the preset sits between the input and the blocks
@@ -268,7 +317,7 @@ def test_augmentation_preset_is_tuned_when_available():
 
 
 def test_tunable_conv_block_in_a_custom_build_function():
-    space = SearchSpace(filters=[4, 8], pool="strided", pool_size=2, convs=2)
+    space = SearchSpace(filters=[4, 8], downsample="strided", downsample_factor=2, convs=2)
 
     def build(hp):
         inputs = keras.Input((16, 16, 3))
@@ -280,7 +329,7 @@ def test_tunable_conv_block_in_a_custom_build_function():
     hp = kt.HyperParameters()
     hp.values["blocks"] = 2
     model = build(hp)
-    assert {"stage1_filters", "stage2_kernel_size", "stage2_pool_size"} <= set(hp.values)
+    assert {"stage1_filters", "stage2_kernel_size", "stage2_downsample_factor"} <= set(hp.values)
     block = model.get_layer("stage1")
     assert isinstance(block, ConvBlock) and block.strides == (2, 2) and block.pool is None
     assert block.block_layers[2].strides == (1, 1)  # only the first convolution strides
@@ -298,8 +347,9 @@ def test_tunable_conv_block_is_none_in_an_inactive_scope():
 def test_tunable_conv_block_checks_its_arguments():
     with pytest.raises(ValueError, match="`name`"):
         tunable_conv_block(kt.HyperParameters(), "2nd block")
-    with pytest.raises(ShapeError, match="No pool size"):
-        tunable_conv_block(kt.HyperParameters(), "b", search_space=SearchSpace(pool_size=3), pool_sizes=(2,))
+    space = SearchSpace(downsample_factor=3)
+    with pytest.raises(ShapeError, match="No downsampling factor"):
+        tunable_conv_block(kt.HyperParameters(), "b", search_space=space, downsample_factors=(2,))
 
 
 # --- the hypermodel's arguments and labels ------------------------------------------------

@@ -93,10 +93,10 @@ def _block_text(v: dict) -> str:
         parts.append(f"{k}x{k}")
     if "convs" in v:
         parts.append(f"x{v.pop('convs')}")
-    pool = v.pop("pool", None)
-    size = v.pop("pool_size", None)
-    if pool is not None:
-        parts.append(pool if pool == "none" or size is None else f"{pool} {size}")
+    downsample = v.pop("downsample", None)
+    factor = v.pop("downsample_factor", None)
+    if downsample is not None:
+        parts.append(downsample if downsample == "none" or factor is None else f"{downsample} {factor}")
     if v.pop("batch_norm", False):
         parts.append("bn")
     act = v.pop("activation", None)
@@ -145,7 +145,7 @@ def format_hyperparameters(values: dict) -> str:
                 head += f"  drop {compact_number(dropout)}"
         lines.append(head)
     preset = values.pop("augmentation", None)
-    strength = values.pop("augment_strength", None)
+    strength = values.pop("augmentation_strength", None)
     if preset not in (None, "none"):
         lines.append(f"aug {preset}" + ("" if strength is None else f" x{compact_number(strength)}"))
     rest = [f"{k}={compact_number(v)}" for k, v in values.items()]

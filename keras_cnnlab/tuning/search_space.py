@@ -1,11 +1,8 @@
-"""What CNNHyperModel tunes, and how to fix, narrow or widen any of it.
+"""SearchSpace: what CNNHyperModel tunes, and how to fix, narrow or widen any of it.
 
-A :class:`SearchSpace` maps parameter names to *specs*: :class:`Fixed`,
-:class:`Choice`, :class:`IntRange`, :class:`FloatRange` or :class:`Boolean`.
-Each spec declares itself on a ``keras_tuner.HyperParameters`` object with the
-matching ``hp.Fixed``, ``hp.Choice``, ``hp.Int``, ``hp.Float`` or
-``hp.Boolean`` call, so every tuner (random, Bayesian, Hyperband, grid) sees an
-ordinary KerasTuner space.
+A :class:`SearchSpace` maps parameter names (:mod:`~keras_cnnlab.tuning.parameters`)
+to specs (:mod:`~keras_cnnlab.tuning.specs`): :class:`Fixed`, :class:`Choice`,
+:class:`IntRange`, :class:`FloatRange` or :class:`Boolean`.
 
 Example:
 
@@ -19,411 +16,34 @@ Choice(16, 32)
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import math
-import numbers
-import re
-from collections.abc import Sequence
+from keras_cnnlab.tuning.parameters import (
+    BLOCK_PARAMETERS,
+    PARAMETERS,
+    Parameter,
+    augmentation_available,
+    check_sampling,
+    current_name,
+    default_spec,
+    is_int,
+    is_real,
+    parameter_for,
+    shared_name,
+)
+from keras_cnnlab.tuning.specs import Boolean, Choice, Fixed, FloatRange, IntRange, Spec
 
 __all__ = [
+    "SearchSpace",
+    "as_search_space",
+    # defined in specs.py and parameters.py, and importable from here as before
     "Boolean",
     "Choice",
     "FloatRange",
     "Fixed",
     "IntRange",
-    "SearchSpace",
     "BLOCK_PARAMETERS",
     "PARAMETERS",
-    "POOLS",
     "augmentation_available",
 ]
-
-POOLS = ("max", "avg", "strided", "none")
-AUGMENTATION_PRESETS = ("none", "light", "standard", "strong", "digits")
-SCHEDULES = ("cosine", "constant")
-OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad", "adadelta", "lion")
-
-
-# --- specs ----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Fixed:
-    """One value, declared with ``hp.Fixed``."""
-
-    value: object
-
-    def register(self, hp, name: str, default=None):
-        return hp.Fixed(name, self.value)
-
-    def candidates(self) -> tuple:
-        return (self.value,)
-
-    def restricted(self, values: Sequence):
-        return self if self.value in values else None
-
-    def __repr__(self) -> str:
-        return f"Fixed({self.value!r})"
-
-
-@dataclasses.dataclass(frozen=True)
-class Choice:
-    """A choice among values, declared with ``hp.Choice``."""
-
-    values: tuple
-    default: object = None
-
-    def register(self, hp, name: str, default=None):
-        default = self.default if self.default is not None else default
-        if default not in self.values:
-            default = None
-        if len(self.values) == 1:
-            return hp.Fixed(name, self.values[0])
-        return hp.Choice(name, list(self.values), default=default)
-
-    def candidates(self) -> tuple:
-        return self.values
-
-    def restricted(self, values: Sequence):
-        kept = tuple(v for v in self.values if v in values)
-        if not kept:
-            return None
-        if len(kept) == 1:
-            return Fixed(kept[0])
-        return Choice(kept, self.default if self.default in kept else None)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(v) for v in self.values)
-        if self.default is not None:
-            inner += f", default={self.default!r}"
-        return f"Choice({inner})"
-
-
-@dataclasses.dataclass(frozen=True)
-class IntRange:
-    """Integers from ``min_value`` to ``max_value`` (inclusive), declared with ``hp.Int``."""
-
-    min_value: int
-    max_value: int
-    step: int | None = None
-    sampling: str = "linear"
-    default: int | None = None
-
-    def register(self, hp, name: str, default=None):
-        default = self.default if self.default is not None else default
-        if default is not None and default not in self.candidates():
-            default = None
-        if self.min_value == self.max_value:
-            return hp.Fixed(name, self.min_value)
-        return hp.Int(
-            name, self.min_value, self.max_value, step=self.step, sampling=self.sampling,
-            default=default,
-        )
-
-    def candidates(self) -> tuple:
-        if self.sampling == "linear" or self.step is None:
-            step = self.step or 1
-            return tuple(range(self.min_value, self.max_value + 1, step))
-        values, value = [], self.min_value
-        while value <= self.max_value:  # log sampling with a multiplicative step
-            values.append(value)
-            value *= self.step
-        return tuple(values)
-
-    def restricted(self, values: Sequence):
-        kept = tuple(v for v in self.candidates() if v in values)
-        if not kept:
-            return None
-        if kept == self.candidates():
-            return self
-        if len(kept) == 1:
-            return Fixed(kept[0])
-        return Choice(kept)
-
-    def __repr__(self) -> str:
-        text = f"IntRange({self.min_value}, {self.max_value}"
-        if self.step is not None:
-            text += f", step={self.step}"
-        if self.sampling != "linear":
-            text += f", sampling={self.sampling!r}"
-        return text + ")"
-
-
-@dataclasses.dataclass(frozen=True)
-class FloatRange:
-    """Floats from ``min_value`` to ``max_value``, declared with ``hp.Float``."""
-
-    min_value: float
-    max_value: float
-    step: float | None = None
-    sampling: str = "linear"
-    default: float | None = None
-
-    def register(self, hp, name: str, default=None):
-        default = self.default if self.default is not None else default
-        if default is not None and not self.min_value <= default <= self.max_value:
-            default = None
-        if self.min_value == self.max_value:
-            return hp.Fixed(name, self.min_value)
-        return hp.Float(
-            name, self.min_value, self.max_value, step=self.step, sampling=self.sampling,
-            default=default,
-        )
-
-    def candidates(self) -> tuple | None:
-        if self.step is None or self.sampling != "linear":
-            return None  # continuous
-        n = int(math.floor((self.max_value - self.min_value) / self.step + 1e-9))
-        return tuple(round(self.min_value + i * self.step, 10) for i in range(n + 1))
-
-    def restricted(self, values: Sequence):
-        return self
-
-    def __repr__(self) -> str:
-        text = f"FloatRange({self.min_value:g}, {self.max_value:g}"
-        if self.step is not None:
-            text += f", step={self.step:g}"
-        if self.sampling != "linear":
-            text += f", sampling={self.sampling!r}"
-        return text + ")"
-
-
-@dataclasses.dataclass(frozen=True)
-class Boolean:
-    """True or False, declared with ``hp.Boolean``."""
-
-    default: bool = False
-
-    def register(self, hp, name: str, default=None):
-        return hp.Boolean(name, default=self.default)
-
-    def candidates(self) -> tuple:
-        return (False, True)
-
-    def restricted(self, values: Sequence):
-        kept = tuple(v for v in (False, True) if v in values)
-        if len(kept) == 2:
-            return self
-        return Fixed(kept[0]) if kept else None
-
-    def __repr__(self) -> str:
-        return "Boolean()"
-
-
-Spec = Fixed | Choice | IntRange | FloatRange | Boolean
-
-
-# --- parameter definitions -----------------------------------------------------------
-
-
-def augmentation_available() -> bool:
-    """Whether ``keras_cnnlab.augment`` (the augmentation presets) can be imported."""
-    try:
-        import keras_cnnlab.augment  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _activation_names():
-    from keras_cnnlab.blocks.factories import activation_names
-
-    return activation_names()
-
-
-def _head_poolings():
-    from keras_cnnlab.blocks.classifier_head import HEAD_POOLINGS
-
-    return HEAD_POOLINGS
-
-
-@dataclasses.dataclass(frozen=True)
-class Parameter:
-    """The definition of one tunable parameter: its type, its checks and its default.
-
-    Attributes:
-        name: the parameter's name in a :class:`SearchSpace`.
-        kind: ``"int"``, ``"float"``, ``"bool"`` or ``"str"``.
-        doc: what the parameter controls.
-        block: whether it is set per ConvBlock (``block<i>_<name>``).
-        minimum: smallest allowed number (numeric kinds).
-        below: numbers must be strictly below this (numeric kinds).
-        strict: the minimum is excluded.
-    """
-
-    name: str
-    kind: str
-    doc: str
-    block: bool = False
-    minimum: float | None = None
-    below: float | None = None
-    strict: bool = False
-
-    def allowed(self) -> tuple | None:
-        """The allowed values for string parameters, ``None`` for open ones."""
-        if self.name == "pool":
-            return POOLS
-        if self.name == "head_pooling":
-            return tuple(_head_poolings())
-        if self.name == "optimizer":
-            return OPTIMIZERS
-        if self.name == "activation":
-            return tuple(_activation_names())
-        if self.name == "augmentation":
-            return AUGMENTATION_PRESETS
-        if self.name == "schedule":
-            return SCHEDULES
-        return None
-
-    def check(self, value, argument: str):
-        """Return ``value`` if it is valid for this parameter, else raise a ValueError."""
-        expected = None
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                expected = "True or False"
-        elif self.kind == "str":
-            allowed = self.allowed()
-            if not isinstance(value, str) or value not in allowed:
-                expected = f"one of {allowed}"
-        else:
-            ok = _is_int(value) if self.kind == "int" else _is_real(value)
-            if ok and self.minimum is not None:
-                ok = value > self.minimum if self.strict else value >= self.minimum
-            if ok and self.below is not None:
-                ok = value < self.below
-            if not ok:
-                expected = self._numeric_expectation()
-        if expected is not None:
-            raise ValueError(
-                f"Invalid value for search-space parameter `{argument}`. Expected {expected}. "
-                f"Received {argument}={value!r}."
-            )
-        return float(value) if self.kind == "float" else value
-
-    def _numeric_expectation(self) -> str:
-        what = "an integer" if self.kind == "int" else "a number"
-        if self.minimum is not None and self.below is not None:
-            return f"{what} in [{self.minimum:g}, {self.below:g})"
-        if self.minimum is not None:
-            return f"{what} {'>' if self.strict else '>='} {self.minimum:g}"
-        return what
-
-
-def _p(name, kind, doc, **kwargs) -> Parameter:
-    return Parameter(name, kind, doc, **kwargs)
-
-
-PARAMETERS: dict[str, Parameter] = {
-    p.name: p
-    for p in (
-        _p("num_blocks", "int", "number of ConvBlocks (bounded by the input size)", minimum=1),
-        _p("filters", "int", "filters of each convolution of a block", block=True, minimum=1),
-        _p("kernel_size", "int", "square kernel size of a block's convolutions", block=True, minimum=1),
-        _p("convs", "int", "convolutions per block before it downsamples", block=True, minimum=1),
-        _p("activation", "str", "activation of a block's convolutions", block=True),
-        _p("batch_norm", "bool", "batch normalization after each convolution", block=True),
-        _p("pool", "str", "how a block downsamples: 'max', 'avg', 'strided' (a strided first convolution) or 'none'", block=True),
-        _p("pool_size", "int", "downsampling factor: pooling window or convolution stride", block=True, minimum=2),
-        _p("dropout", "float", "dropout rate at the end of a block", block=True, minimum=0.0, below=1.0),
-        _p("head_pooling", "str", "ClassifierHead pooling: 'flatten', 'avg' or 'max'"),
-        _p("head_units", "int", "width of the head's hidden Dense layer (0: none)", minimum=0),
-        _p("head_dropout", "float", "dropout after the head's hidden layer", minimum=0.0, below=1.0),
-        _p("optimizer", "str", "optimizer name"),
-        _p("learning_rate", "float", "peak learning rate", minimum=0.0, strict=True),
-        _p("schedule", "str", "learning rate over a trial's epochs: 'cosine' (decay to 0) or 'constant'"),
-        _p("weight_decay", "float", "decoupled weight decay of the optimizer (0: none)", minimum=0.0),
-        _p("label_smoothing", "float", "label smoothing of the crossentropy", minimum=0.0, below=1.0),
-        _p("augmentation", "str", "augmentation preset ('none' without keras_cnnlab.augment)"),
-        _p("augment_strength", "float", "strength of the augmentation preset", minimum=0.0, strict=True),
-        _p("batch_size", "int", "batch size, passed to fit()", minimum=1),
-    )
-}
-
-BLOCK_PARAMETERS = tuple(name for name, p in PARAMETERS.items() if p.block)
-
-_BLOCK_NAME = re.compile(r"^block([1-9][0-9]*)_(" + "|".join(BLOCK_PARAMETERS) + r")$")
-
-
-def default_spec(name: str):
-    """The spec a fresh :class:`SearchSpace` uses for ``name`` (a shared name)."""
-    if name == "augmentation":
-        if augmentation_available():
-            return Choice(("none", "light", "standard"))
-        return Fixed("none")
-    return _DEFAULTS[name]
-
-
-_DEFAULTS = {
-    "num_blocks": IntRange(1, 4),
-    "filters": Choice((16, 32, 64, 128)),
-    "kernel_size": Choice((3, 5)),
-    "convs": IntRange(1, 2),
-    "activation": Fixed("relu"),
-    "batch_norm": Boolean(),
-    "pool": Choice(POOLS),
-    "pool_size": Choice((2, 3)),
-    "dropout": FloatRange(0.0, 0.5, step=0.1),
-    "head_pooling": Choice(("flatten", "avg", "max")),
-    "head_units": Choice((0, 64, 128)),
-    "head_dropout": FloatRange(0.0, 0.5, step=0.1),
-    "optimizer": Choice(("adam", "rmsprop")),
-    "learning_rate": FloatRange(1e-4, 1e-2, sampling="log", default=1e-3),
-    # The default recipe's (keras_cnnlab.Recipe) choices are the defaults.
-    "schedule": Fixed("cosine"),
-    "weight_decay": Choice((0.0, 0.01, 0.05), default=0.0),
-    "label_smoothing": Choice((0.0, 0.1, 0.2), default=0.1),
-    "augment_strength": FloatRange(0.5, 1.5, step=0.25, default=1.0),
-    "batch_size": Choice((32, 64, 128), default=32),
-}
-
-
-def _valid_names_message() -> str:
-    shared = ", ".join(PARAMETERS)
-    return (
-        f"Valid names: {shared}; and per block: block<i>_<name> for <name> in "
-        f"{', '.join(BLOCK_PARAMETERS)} (e.g. block2_filters)."
-    )
-
-
-def parameter_for(name: str) -> Parameter:
-    """The :class:`Parameter` behind ``name`` (shared or per-block), or a ValueError."""
-    if not isinstance(name, str):
-        raise ValueError(
-            f"Search-space parameter names are strings. Received {name!r}. {_valid_names_message()}"
-        )
-    if name in PARAMETERS:
-        return PARAMETERS[name]
-    match = _BLOCK_NAME.match(name)
-    if match:
-        return PARAMETERS[match.group(2)]
-    close = difflib.get_close_matches(name, list(PARAMETERS), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"Unknown search-space parameter {name!r}.{hint} {_valid_names_message()}")
-
-
-def _check_sampling(sampling: str, low, high, step, name: str) -> None:
-    if sampling not in ("linear", "log", "reverse_log"):
-        raise ValueError(
-            "Invalid value for argument `sampling`. Expected 'linear', 'log' or 'reverse_log'. "
-            f"Received sampling={sampling!r}."
-        )
-    if sampling != "linear" and low <= 0:
-        raise ValueError(
-            f"Invalid range for `{name}`: {sampling} sampling needs a positive lower bound. "
-            f"Received low={low!r}."
-        )
-
-
-# --- the space --------------------------------------------------------------------------
 
 
 class SearchSpace:
@@ -440,17 +60,24 @@ class SearchSpace:
       :class:`FloatRange`, :class:`Boolean`) is used as given.
 
     Unknown names raise a ValueError that lists the valid ones; values are
-    checked (e.g. ``pool`` must be one of ``"max"``, ``"avg"``, ``"strided"``,
-    ``"none"``).
+    checked (e.g. ``downsample`` must be one of ``"max"``, ``"avg"``,
+    ``"strided"``, ``"none"``).
 
     Parameters: ``num_blocks``; per block ``filters``, ``kernel_size``,
-    ``convs``, ``activation``, ``batch_norm``, ``pool``, ``pool_size``,
+    ``convs``, ``activation``, ``batch_norm``, ``downsample`` (``"max"`` or
+    ``"avg"`` pooling, ``"strided"`` for a strided first convolution, or
+    ``"none"``), ``downsample_factor`` (the pooling window or the stride),
     ``dropout``; ``head_pooling``, ``head_units`` (0 for no hidden layer),
     ``head_dropout``; ``optimizer``, ``learning_rate``, ``schedule``
     (``"cosine"`` or ``"constant"``), ``weight_decay``, ``label_smoothing``; ``augmentation``
     (a preset of :func:`keras_cnnlab.augmentation_preset`) and
-    ``augment_strength``; ``batch_size`` (given to ``fit``; fix it to
+    ``augmentation_strength``; ``batch_size`` (given to ``fit``; fix it to
     ``None`` to leave the batch size to ``search()``'s arguments).
+
+    The names ``pool``, ``pool_size`` and ``augment_strength`` (and
+    ``block<i>_pool``, ``block<i>_pool_size``) still work in this release,
+    with a DeprecationWarning, and mean ``downsample``, ``downsample_factor``
+    and ``augmentation_strength``.
 
     Args:
         **overrides: parameter name -> value, list of values or spec.
@@ -458,7 +85,7 @@ class SearchSpace:
     Example:
 
     ```python
-    space = SearchSpace(kernel_size=3, pool=["max", "strided"], batch_size=64)
+    space = SearchSpace(kernel_size=3, downsample=["max", "strided"], batch_size=64)
     space.between("learning_rate", 1e-4, 3e-3, sampling="log")
     space.fix(block1_filters=16)
     hypermodel = CNNHyperModel((28, 28, 1), 10, search_space=space)
@@ -468,12 +95,13 @@ class SearchSpace:
     def __init__(self, **overrides):
         self._specs: dict[str, Spec] = {}
         for name, value in overrides.items():
-            self.set(name, value)
+            self.set(current_name(name), value)
 
     # -- overriding ----------------------------------------------------------------
 
     def set(self, name: str, value) -> SearchSpace:
         """Set ``name`` from a value (fixed), a list/tuple (choice) or a spec. Returns self."""
+        name = current_name(name)
         param = parameter_for(name)
         if isinstance(value, (Fixed, Choice, IntRange, FloatRange, Boolean)):
             self._specs[name] = self._check_spec(name, param, value)
@@ -489,6 +117,7 @@ class SearchSpace:
         ``batch_size=None`` leaves the batch size to the arguments of ``search()``.
         """
         for name, value in values.items():
+            name = current_name(name)
             param = parameter_for(name)
             if name == "batch_size" and value is None:
                 self._specs[name] = Fixed(None)
@@ -499,6 +128,7 @@ class SearchSpace:
     def choose(self, **choices) -> SearchSpace:
         """Make parameters a choice among the given values (``hp.Choice``). Returns self."""
         for name, values in choices.items():
+            name = current_name(name)
             param = parameter_for(name)
             if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
                 raise ValueError(
@@ -541,6 +171,7 @@ class SearchSpace:
         Returns:
             self.
         """
+        name = current_name(name)
         param = parameter_for(name)
         if param.kind not in ("int", "float"):
             raise ValueError(
@@ -553,13 +184,13 @@ class SearchSpace:
             raise ValueError(
                 f"Invalid range for `{name}`: expected low <= high. Received low={low!r}, high={high!r}."
             )
-        _check_sampling(sampling, low, high, step, name)
-        if step is not None and (not _is_real(step) or step <= 0):
+        check_sampling(sampling, low, name)
+        if step is not None and (not is_real(step) or step <= 0):
             raise ValueError(
                 f"Invalid value for argument `step`. Expected a positive number. Received step={step!r}."
             )
         if param.kind == "int":
-            if step is not None and not _is_int(step):
+            if step is not None and not is_int(step):
                 raise ValueError(
                     f"Invalid value for argument `step`: `{name}` is an integer parameter, so the "
                     f"step must be an integer. Received step={step!r}."
@@ -574,6 +205,7 @@ class SearchSpace:
         if not names:
             self._specs.clear()
         for name in names:
+            name = current_name(name)
             parameter_for(name)
             self._specs.pop(name, None)
         return self
@@ -591,7 +223,7 @@ class SearchSpace:
                 raise ValueError(_spec_error(name, param, spec))
             param.check(spec.min_value, name)
             param.check(spec.max_value, name)
-            _check_sampling(spec.sampling, spec.min_value, spec.max_value, spec.step, name)
+            check_sampling(spec.sampling, spec.min_value, name)
         elif isinstance(spec, Boolean) and param.kind != "bool":
             raise ValueError(_spec_error(name, param, spec))
         return spec
@@ -610,14 +242,13 @@ class SearchSpace:
 
     def is_set(self, name: str) -> bool:
         """Whether ``name`` was overridden (for a per-block name, by itself or its shared name)."""
+        name = current_name(name)
         parameter_for(name)
-        if name in self._specs:
-            return True
-        match = _BLOCK_NAME.match(name)
-        return bool(match) and match.group(2) in self._specs
+        return name in self._specs or shared_name(name) in self._specs
 
     def spec(self, name: str, *, block: str | None = None):
         """The spec in force for ``name``; with ``block="block2"``, the per-block one if set."""
+        name = current_name(name)
         parameter_for(name)
         if block is not None:
             per_block = f"{block}_{name}"
@@ -625,17 +256,17 @@ class SearchSpace:
                 return self._specs[per_block]
         if name in self._specs:
             return self._specs[name]
-        match = _BLOCK_NAME.match(name)
-        if match:
-            return self.spec(match.group(2))
+        shared = shared_name(name)
+        if shared is not None:
+            return self.spec(shared)
         return default_spec(name)
 
     def __getitem__(self, name: str):
-        return self.spec(name)
+        return self.spec(current_name(name))
 
     def __contains__(self, name) -> bool:
         try:
-            parameter_for(name)
+            parameter_for(current_name(name))
         except ValueError:
             return False
         return True
