@@ -176,23 +176,35 @@ def test_coverage_propagates_and_totals_take_the_last_spatial_map():
     assert trace.input_window("preds", (0, 0)) == ((0, 21), (0, 21))
 
 
-def _squeeze_excite(x, with_branch):
+# How the (1, 1, C) gate of squeeze-and-excitation meets the main path: the layer,
+# the operator, the keras.ops call, and a broadcast add (a per-channel shift).
+GATES = {
+    "layer": lambda y, s: keras.layers.Multiply()([y, s]),
+    "operator": lambda y, s: y * s,
+    "operator_gate_first": lambda y, s: s * y,
+    "ops_multiply": lambda y, s: keras.ops.multiply(y, s),
+    "add": lambda y, s: y + s,
+}
+
+
+def _squeeze_excite(x, gate=None):
     y = _chain(conv(3, 2), conv(3, 1, d=2))(x)
-    if with_branch:
+    if gate is not None:
         s = keras.layers.GlobalAveragePooling2D()(y)
         s = keras.layers.Reshape((1, 1, 1))(s)
         s = keras.layers.Conv2D(1, 1, activation="sigmoid")(s)
-        y = keras.layers.Multiply()([y, s])
+        y = GATES[gate](y, s)
     return conv(3, 2, name="out")(y)
 
 
-def test_squeeze_excite_keeps_the_main_path_field():
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_squeeze_excite_keeps_the_main_path_field(gate):
     n = 21
     inputs = keras.Input((n, n, 1))
-    plain = keras.Model(inputs, _squeeze_excite(inputs, False))
+    plain = keras.Model(inputs, _squeeze_excite(inputs))
     measured, _ = brute_force_windows(plain, n)
     inputs = keras.Input((n, n, 1))
-    se = trace_shapes(keras.Model(inputs, _squeeze_excite(inputs, True)))
+    se = trace_shapes(keras.Model(inputs, _squeeze_excite(inputs, gate)))
     row = se.row("out")
     assert row.covers_input and se.totals.global_branch
     # The main path's windows, as measured on the model without the branch.
@@ -205,6 +217,59 @@ def test_squeeze_excite_keeps_the_main_path_field():
         assert se.input_window("out", position) == ((r0, r1 + 1), (c0, c1 + 1))
     assert "receptive_field" not in [f.kind for f in se.findings]
     assert f"{row.receptive_field[0]}+all" in se.to_text(columns=["layer", "rf"])
+
+
+def _gated(combine, channels=4):
+    """The review's model: main path, a (1, 1, C) or (C,) gate from global pooling, ``out``."""
+    x = keras.Input((32, 32, 3))
+    y = keras.layers.Conv2D(channels, 3, strides=2, padding="same")(x)
+    y = keras.layers.Conv2D(channels, 3, padding="same", name="main")(y)
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(y)
+    s = keras.layers.Conv2D(channels, 1, activation="sigmoid")(s)
+    out = keras.layers.Conv2D(channels, 3, strides=2, padding="same", name="out")(combine(y, s))
+    return keras.Model(x, out)
+
+
+@pytest.mark.parametrize(
+    "combine",
+    [
+        lambda y, s: y * s,
+        lambda y, s: keras.ops.multiply(y, s),
+        lambda y, s: y - s,
+        lambda y, s: y / s,
+        lambda y, s: keras.ops.maximum(s, y),
+        # A (C,) operand: the gate averaged over the batch and space.
+        lambda y, s: y + keras.ops.mean(s, axis=(0, 1, 2)),
+    ],
+    ids=["operator", "ops_multiply", "subtract", "divide", "maximum", "channel_vector"],
+)
+def test_broadcast_ops_merge_the_gate_as_the_multiply_layer_does(combine):
+    reference = trace_shapes(_gated(lambda y, s: keras.layers.Multiply()([y, s])))
+    trace = trace_shapes(_gated(combine))
+    assert (trace.totals.receptive_field, trace.totals.effective_stride) == ((11, 11), (4, 4))
+    assert trace.totals.effective_padding == reference.totals.effective_padding
+    assert trace.totals.global_branch and reference.totals.global_branch
+    for name in ("main", "out"):
+        row, ref = trace.row(name), reference.row(name)
+        assert (row.receptive_field, row.effective_padding, row.covers_input) == (
+            ref.receptive_field, ref.effective_padding, ref.covers_input
+        ), name
+    assert trace.input_window("out", (2, 2)) == reference.input_window("out", (2, 2))
+    assert "receptive_field" not in [f.kind for f in trace.findings]  # the gate sees everything
+
+
+def test_ops_that_do_not_keep_the_grid_stay_unknown():
+    x = keras.Input((8, 8, 1))
+    y = conv(3, 1, name="c")(x)
+    rows = keras.layers.Cropping2D(((0, 0), (0, 7)))(y)  # (8, 1): a column
+    cols = keras.layers.Cropping2D(((0, 7), (0, 0)))(y)  # (1, 8): a row
+    outer = rows * cols  # (8, 8) from neither input's shape: not element-wise on either grid
+    w = keras.ops.reshape(keras.ops.mean(y), (1, 1))
+    mixed = keras.ops.matmul(y, w)  # w broadcasts, but matmul is no element-wise op
+    trace = trace_shapes(keras.Model(x, [outer, mixed]))
+    for family in ("ops.Multiply", "ops.Matmul"):
+        row = next(r for r in trace.rows if r.family == family)
+        assert row.receptive_field is None and not row.covers_input, family
 
 
 def test_input_window_rejects_bad_positions_and_unknown_fields():

@@ -144,7 +144,7 @@ def test_columns_are_selectable(trace):
     assert "MACs" in header and "Activations" in header and "Stride" in header and "Window" in header
     assert "Params" not in header and "Input shape" not in header
     assert "3x3 s1 same" in text
-    everything = trace.to_text(columns="all", width=300)
+    everything = trace.to_text(columns="all", width=600)
     assert all(render.COLUMNS[c][0] in everything for c in COLUMNS)
     with pytest.raises(ValueError, match="`columns`"):
         trace.to_text(columns=["layer", "colour"])

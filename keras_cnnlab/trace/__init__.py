@@ -17,6 +17,7 @@ trace.save_svg("trace.svg")
 ```
 """
 
+from keras_cnnlab.trace import columns as _columns
 from keras_cnnlab.trace.costs import ACTIVATION_FLOPS
 from keras_cnnlab.trace.result import Finding, LayerTrace, ShapeTrace, TraceTotals
 from keras_cnnlab.trace.tracer import (
@@ -26,14 +27,14 @@ from keras_cnnlab.trace.tracer import (
     trace_shapes,
 )
 
-#: Column names accepted by the renderers (see :mod:`keras_cnnlab.trace.render`).
-COLUMNS = (
-    "layer", "type", "input", "output", "kernel", "explain", "params", "trainable",
-    "non_trainable", "param_share", "macs", "flops", "memory", "saved", "rf", "stride",
-    "padding",
-)
+#: Column names that every renderer and ``to_csv`` take, in the order ``"all"``
+#: shows them: the fields of ``ShapeTrace.to_records()``, ``layer`` and ``kernel``
+#: (see :mod:`keras_cnnlab.trace.columns`).
+COLUMNS = tuple(_columns.COLUMNS)
+#: Short names accepted for columns: ``{"rf": "receptive_field", "saved": "saved_bytes", ...}``.
+COLUMN_ALIASES = dict(_columns.ALIASES)
 #: The columns shown when none are chosen.
-DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")
+DEFAULT_COLUMNS = _columns.DEFAULT_COLUMNS
 
 __all__ = [
     "trace_shapes",
@@ -43,6 +44,7 @@ __all__ = [
     "TraceTotals",
     "Finding",
     "COLUMNS",
+    "COLUMN_ALIASES",
     "DEFAULT_COLUMNS",
     "ACTIVATION_FLOPS",
     "OPTIMIZER_SLOTS",

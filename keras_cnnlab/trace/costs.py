@@ -324,19 +324,44 @@ def spatial_op(op) -> shapes.SpatialOp | None:
     return None
 
 
+def _broadcasts_to(shape, target) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` (NumPy rules: aligned right, 1 stretches)."""
+    if shape is None or len(shape) > len(target):
+        return False
+    return all(a == b or a == 1 for a, b in zip(reversed(shape), reversed(target)))
+
+
+def _pointwise_op(name, input_shapes, output_shapes) -> bool:
+    """Whether a ``keras.ops`` call keeps every position's field (element-wise).
+
+    A call whose inputs and output all have one shape is element-wise in a CNN
+    (relu, add, ...). An element-wise arithmetic op (:data:`_ELEMENTWISE_OPS`)
+    also is when its output has one input's shape and the other inputs broadcast
+    to it, as the ``(1, 1, C)`` gate of squeeze-and-excitation written ``y * s``:
+    the gate's branch then merges as it does into ``layers.Multiply``.
+    """
+    if not input_shapes:
+        return False
+    outputs = list(output_shapes or [None])
+    if all(s == input_shapes[0] for s in (*input_shapes, *outputs)):
+        return True
+    out = outputs[0]
+    if len(outputs) != 1 or out is None or name not in _ELEMENTWISE_OPS or out not in input_shapes:
+        return False
+    return all(_broadcasts_to(s, out) for s in input_shapes)
+
+
 def reach_kind(op, input_shapes: list, output_shapes: list | None = None) -> str:
     """How ``op`` changes the receptive field.
 
     ``"spatial"`` (a window, see :func:`spatial_op`), ``"pointwise"`` (keeps
     it), ``"global"`` (every output sees the whole input), ``"block"`` (a
-    ConvBlock), or ``"unknown"``.
+    ConvBlock), or ``"unknown"``. A ``keras.ops`` call is pointwise when it is
+    element-wise (:func:`_pointwise_op`), broadcasting included (``y * s``).
     """
     kind = family(op)
     if kind.startswith("ops."):
-        # keras.ops calls that keep the shape are element-wise in CNNs (relu, add, ...).
-        shapes_ = [*input_shapes, *(output_shapes or [None])]
-        same = bool(input_shapes) and all(s == shapes_[0] for s in shapes_)
-        return "pointwise" if same else "unknown"
+        return "pointwise" if _pointwise_op(kind[4:], input_shapes, output_shapes) else "unknown"
     if spatial_op(op) is not None:
         return "spatial"
     if kind == "ConvBlock":

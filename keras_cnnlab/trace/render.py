@@ -23,6 +23,7 @@ from keras_cnnlab.display.console import (
 )
 from keras_cnnlab.display.formatting import count, nbytes
 from keras_cnnlab.shapes import format_dims, format_shape, format_size
+from keras_cnnlab.trace import columns as columns_
 
 if TYPE_CHECKING:  # only named in annotations: result.py imports this module, not the reverse
     from keras_cnnlab.trace.result import LayerTrace, ShapeTrace
@@ -34,27 +35,6 @@ def _pair(values) -> str:
     return "" if values is None else format_size(values)
 
 
-def _window(row: LayerTrace) -> str:
-    if row.kernel_size is None:
-        return ""
-    k = row.kernel_size
-    text = "x".join(str(v) for v in k)
-    if row.strides is not None:
-        text += f" s{_pair(row.strides)}"
-    if row.padding:
-        text += f" {row.padding}"
-    if row.dilation_rate is not None and any(d != 1 for d in row.dilation_rate):
-        text += f" d{_pair(row.dilation_rate)}"
-    return text
-
-
-def _rf(row: LayerTrace) -> str:
-    if row.receptive_field is None:
-        return "all" if row.covers_input else ""
-    # After squeeze-and-excitation: the main path's field, and a branch that sees everything.
-    return _pair(row.receptive_field) + ("+all" if row.covers_input else "")
-
-
 def _layer(row: LayerTrace) -> Text:
     text = Text("  " * row.depth)
     text.append(row.name, style="bold" if row.depth == 0 else "")
@@ -64,48 +44,16 @@ def _layer(row: LayerTrace) -> Text:
     return text
 
 
-# name -> (header, cell, justify)
-COLUMNS = {
-    "layer": ("Layer (type)", _layer, "left"),
-    "type": ("Type", lambda r: r.type, "left"),
-    "input": ("Input shape", lambda r: format_shape(r.input_shape), "left"),
-    "output": ("Output shape", lambda r: format_shape(r.output_shape) if not r.error else "not traced", "left"),
-    "kernel": ("Window", _window, "left"),
-    "explain": ("Shape arithmetic", lambda r: r.explanation or "", "left"),
-    "params": ("Params", lambda r: f"{r.params:,}", "right"),
-    "trainable": ("Trainable", lambda r: f"{r.trainable_params:,}", "right"),
-    "non_trainable": ("Non-trainable", lambda r: f"{r.non_trainable_params:,}", "right"),
-    "param_share": ("Params %", lambda r: f"{100 * r.param_share:.1f}%" if r.params else "", "right"),
-    "macs": ("MACs", lambda r: count(r.macs), "right"),
-    "flops": ("FLOPs", lambda r: count(r.flops), "right"),
-    "memory": ("Activations", lambda r: nbytes(r.activation_bytes) if r.output_shape else "", "right"),
-    "saved": ("Kept for backward", lambda r: nbytes(r.saved_bytes) if r.output_shape else "", "right"),
-    "rf": ("RF", _rf, "right"),
-    "stride": ("Stride", lambda r: _pair(r.effective_stride) if r.effective_stride else "", "right"),
-    "padding": ("Eff. pad", lambda r: _pair(r.effective_padding) if r.effective_padding else "", "right"),
-}
-DEFAULT_COLUMNS = ("layer", "input", "output", "params", "flops", "rf", "explain")
+# name -> (header, cell, justify): the shared vocabulary of keras_cnnlab.trace.columns,
+# with the layer's name indented by depth and styled.
+COLUMNS = {name: tuple(column) for name, column in columns_.COLUMNS.items()}
+COLUMNS["layer"] = (columns_.COLUMNS["layer"].header, _layer, "left")
+DEFAULT_COLUMNS = columns_.DEFAULT_COLUMNS
 
 
 def check_columns(columns) -> tuple[str, ...]:
-    """Resolve ``columns`` (``None``, ``"all"`` or a sequence of names) to names."""
-    if columns is None:
-        return DEFAULT_COLUMNS
-    if columns == "all":
-        return tuple(COLUMNS)
-    if isinstance(columns, str):
-        columns = (columns,)
-    try:
-        names = tuple(columns)
-    except TypeError:
-        names = (columns,)
-    bad = [c for c in names if c not in COLUMNS]
-    if bad or not names:
-        raise ValueError(
-            f"Invalid value for argument `columns`. Expected names from {list(COLUMNS)} or "
-            f"'all'. Received columns={columns!r}."
-        )
-    return names
+    """Resolve ``columns`` (``None``, ``"all"``, names or their short aliases) to column names."""
+    return columns_.resolve(columns)
 
 
 def _text(value) -> Text:
@@ -150,7 +98,7 @@ class TraceTable:
                 justify=justify,
                 no_wrap=justify == "right",
                 overflow="fold",
-                min_width=20 if name == "explain" else None,
+                min_width=20 if name == "explanation" else None,
             )
         for row, style in zip(cells, row_styles):
             table.add_row(*row, style=style)

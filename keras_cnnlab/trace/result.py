@@ -12,6 +12,7 @@ import json
 import os
 
 from keras_cnnlab import shapes
+from keras_cnnlab.trace import columns as columns_
 from keras_cnnlab.trace.reach import window_of
 
 __all__ = ["LayerTrace", "TraceTotals", "Finding", "ShapeTrace", "SAVE_SUFFIXES", "check_save_path"]
@@ -332,29 +333,31 @@ class ShapeTrace:
 
         Args:
             path: a file to write, or ``None``.
-            columns: the fields of :meth:`to_records` to write, in order;
-                ``None`` for all. Shapes are written as Keras prints them,
-                ``(None, 28, 28, 1)``, pairs as ``3x3``, unknown values empty.
+            columns: ``None`` for every field of :meth:`to_records`, in its
+                order; else the column names that :meth:`to_text` takes (the
+                record fields, ``layer``, ``kernel``, the short aliases such
+                as ``rf`` or ``saved``; see :mod:`keras_cnnlab.trace.columns`)
+                or ``"all"``. The header row names the columns as resolved
+                (``saved`` becomes ``saved_bytes``). Shapes are written as Keras
+                prints them, ``(None, 28, 28, 1)``, pairs as ``3x3``, unknown
+                values empty; ``layer`` and ``kernel`` as the table writes them.
+
+        Raises:
+            ValueError: for a name that is no column (the message lists them).
         """
         import csv
         import io
 
         records = self.to_records()
-        fields = list(records[0]) if records else ["path"]
-        if columns is not None:
-            names = [columns] if isinstance(columns, str) else list(columns)
-            bad = [c for c in names if c not in fields]
-            if bad or not names:
-                raise ValueError(
-                    f"Invalid value for argument `columns`. Expected field names from {fields}. "
-                    f"Received columns={columns!r}."
-                )
-            fields = names
+        if columns is None:
+            fields = list(records[0]) if records else ["path"]
+        else:
+            fields = list(columns_.resolve(columns))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(fields)
-        for record in records:
-            writer.writerow([_csv_cell(record[f]) for f in fields])
+        for row, record in zip(self.rows, records):
+            writer.writerow([_csv_cell(columns_.csv_value(row, record, f)) for f in fields])
         text = out.getvalue()
         if path is not None:
             _write(path, text)
@@ -370,9 +373,14 @@ class ShapeTrace:
         """The rendered table, totals and findings as plain text (no control characters).
 
         Args:
-            columns: column names (see :data:`keras_cnnlab.trace.COLUMNS`),
+            columns: column names (see :data:`keras_cnnlab.trace.COLUMNS`: the
+                fields of :meth:`to_records`, ``layer``, ``kernel``, and short
+                aliases such as ``rf``; the same names :meth:`to_csv` takes),
                 ``"all"``, or ``None`` for the defaults.
             width: line width (140 by default, to fit the default columns).
+
+        Raises:
+            ValueError: for a name that is no column (the message lists them).
         """
         from keras_cnnlab.trace import render
 
