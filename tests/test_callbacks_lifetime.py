@@ -60,6 +60,27 @@ def test_a_dropped_model_is_freed(name):
 
 
 @pytest.mark.multibackend
+@pytest.mark.multibackend
+@pytest.mark.parametrize("name", CALLBACKS)
+def test_callbacks_and_their_copies_are_freed_without_the_collector(name):
+    # KerasTuner deep-copies the callbacks for each trial; with CNNHyperModel(freeze_gc=True)
+    # those copies are frozen, so a reference cycle through one is never collected and
+    # keeps its trial's model. Reference counting alone must free them.
+    import copy
+
+    originals = CALLBACKS[name]()
+    copies = copy.deepcopy(originals)
+    refs = [weakref.ref(c) for c in originals + copies]
+    gc.disable()
+    try:
+        _fit(copies)
+        del originals, copies
+        alive = [type(ref()).__name__ for ref in refs if ref() is not None]
+    finally:
+        gc.enable()
+    assert alive == [], f"reference cycles keep {alive} alive"
+
+
 def test_summary_after_fit_keeps_the_monitors_verdict():
     # The monitor is referenced only by the fit's callback list; the report holds it
     # for summary() once that list is gone.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 
 from rich.console import Group
 from rich.text import Text
@@ -27,11 +28,14 @@ class ReportOutput:
 
     Args:
         report: the report whose ``console``, ``metrics``,
-            ``refresh_per_second`` and ``progress_interval`` it follows.
+            ``refresh_per_second`` and ``progress_interval`` it follows. Held
+            weakly: the report owns its output, and a cycle between the two would
+            keep a finished report, and the model it holds, alive until the
+            collector runs (never, for a copy that ``gc.freeze()`` froze).
     """
 
     def __init__(self, report):
-        self._report = report
+        self._report = weakref.proxy(report)
 
     @property
     def console(self):
