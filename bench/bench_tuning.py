@@ -299,8 +299,8 @@ def memory_variant(variant: str, trials: int) -> list[float]:
     import keras
     import keras_tuner as kt
 
+    from keras_cnnlab import build_cnn, compile_for
     from keras_cnnlab.data import load_dataset
-    from keras_cnnlab.models import build_cnn, compile_for
     from keras_cnnlab.tuning import CNNHyperModel, SearchSpace
 
     _quiet_tensorflow()

@@ -20,9 +20,9 @@ _EXPORTS = {
     "ARCHITECTURES": "keras_cnnlab.models",
     "build_cnn": "keras_cnnlab.models",
     "build_architecture": "keras_cnnlab.models",
-    "compile_for": "keras_cnnlab.models",
-    "loss_for_labels": "keras_cnnlab.models",
-    "check_images": "keras_cnnlab.models",
+    "compile_for": "keras_cnnlab.compiling",
+    "loss_for_labels": "keras_cnnlab.compiling",
+    "check_images": "keras_cnnlab.compiling",
     # training recipe
     "Recipe": "keras_cnnlab.recipe",
     "default_recipe": "keras_cnnlab.recipe",

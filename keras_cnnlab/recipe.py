@@ -227,7 +227,7 @@ class Recipe:
         The loss comes from :func:`~keras_cnnlab.compile_for` (checked against the
         labels), with ``label_smoothing``. Returns the model.
         """
-        from keras_cnnlab.models import compile_for
+        from keras_cnnlab.compiling import compile_for
 
         return compile_for(
             model, labels, optimizer=self.make_optimizer(len(labels)),

@@ -19,13 +19,8 @@ import numpy as np
 
 from keras_cnnlab import _internals
 from keras_cnnlab._validation import check_data_format, check_positive_int
-from keras_cnnlab.models import (
-    assemble_cnn,
-    check_input_shape,
-    check_labels,
-    compile_for,
-    label_encoding,
-)
+from keras_cnnlab.compiling import check_labels, compile_for, label_encoding
+from keras_cnnlab.models import assemble_cnn, check_input_shape
 from keras_cnnlab.tuning.block_plan import BlockPlan, plan_block_count, plan_blocks
 from keras_cnnlab.tuning.gc_freeze import _FREEZER
 from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy

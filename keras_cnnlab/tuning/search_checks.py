@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_cnnlab.models import label_encoding
+from keras_cnnlab.compiling import label_encoding
 from keras_cnnlab.tuning.objectives import gap_metric_name
 
 __all__ = ["check_num_classes", "check_search", "resolve_encoding"]
