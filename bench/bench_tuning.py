@@ -502,7 +502,7 @@ def main(argv=None) -> int:
             f"Tuning: Hyperband's best configuration retrained like the default, {where}",
             f"{retrained_accuracy:.4f}",
             baseline=baseline, ratio=retrained_accuracy / base_accuracy,
-            target=">= build_cnn default", met=retrained_accuracy >= base_accuracy,
+            target=">= default_recipe", met=retrained_accuracy >= base_accuracy,
             # bench_accuracy.py --tuning-json evaluates this configuration on its splits
             config=best_configs[0],
         ),

@@ -498,3 +498,23 @@ def test_gap_state_decides_without_a_model():
     assert run.verdict() == "gap_accuracy above max_gap 0.05 from epoch 2 for 2 epochs"
     assert run.check_divergence(3, {"loss": math.nan}) == "epoch 4: training diverged (loss = nan)"
     assert run.judge(4, 1.0) == []  # nothing is judged after divergence
+
+
+def test_an_onset_that_passes_is_qualified_when_val_loss_beats_its_old_best():
+    # val_loss rises for 3 epochs (onset at epoch 3, 1-based), then falls below 0.50, its best
+    # before the rise: the finding says the rise was temporary and the verdict keeps both.
+    losses = [(1.0, 0.60), (0.8, 0.50), (0.7, 0.55), (0.6, 0.56), (0.5, 0.58), (0.4, 0.52), (0.3, 0.47), (0.2, 0.45)]
+    monitor = OverfittingGapMonitor(monitor="loss", max_gap=None, patience=3, verbose=0)
+    _drive(monitor, _tiny_model(), epochs=len(losses),
+           logs_fn=lambda e: {"loss": losses[e][0], "val_loss": losses[e][1]})
+    findings = monitor._run.messages
+    assert findings[0].startswith("epoch 5: overfitting from epoch 3")
+    assert findings[1] == (
+        "epoch 7: val_loss 0.4700 is below its best before the onset (0.5000, epoch 2): "
+        "the rise from epoch 3 was temporary"
+    )
+    assert len(findings) == 2  # said once, not again at epoch 8's 0.45
+    assert monitor.onset.epoch == 2 and monitor.recovered == (6, 0.47)
+    assert monitor.verdict.endswith(
+        "a rise that passed: val_loss fell to 0.4700 at epoch 7, below its best before the onset"
+    )

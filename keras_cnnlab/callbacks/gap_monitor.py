@@ -231,6 +231,11 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         return self._run.onset
 
     @property
+    def recovered(self) -> tuple[int, float] | None:
+        """``(epoch, val_loss)`` where, after the onset, val_loss fell below its best before it; else ``None``."""
+        return self._run.recovered
+
+    @property
     def gap_exceeded_epoch(self) -> int | None:
         """First epoch (0-based) of the run in which the gap stayed above ``max_gap``."""
         return self._run.gap_exceeded_epoch
@@ -318,6 +323,9 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             self._act(epoch, diverged)
         if run.track_best(epoch, val_value) and self.restore_best_weights:
             run.best_weights = self.model.get_weights()
+        recovery = run.check_recovery(epoch)  # news, not a finding to act on
+        if recovery is not None:
+            self._say(recovery)
         for finding in run.judge(epoch, gap):
             self._act(epoch, finding)
 

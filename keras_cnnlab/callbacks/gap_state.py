@@ -51,6 +51,7 @@ class GapRun:
         self.mode = None
         self.resolved = False
         self.onset = None
+        self.recovered = None  # (epoch, val_loss) once val_loss falls below its best before the onset
         self.gap_exceeded_epoch = None
         self.gap_run = 0  # judged epochs in a row with the gap above max_gap
         self.gap_epochs_above = 0
@@ -181,6 +182,20 @@ class GapRun:
         )
         return self.onset.describe()
 
+    def check_recovery(self, epoch) -> str | None:
+        """The finding when, after the onset, val_loss falls below its best before it (once).
+
+        The onset stays on record (it happened), qualified: the rise was temporary.
+        """
+        onset, val_loss = self.onset, self.val_loss[-1] if self.val_loss else math.nan
+        if onset is None or self.recovered is not None or not finite(val_loss):
+            return None
+        if not val_loss < onset.best_val_loss - self.min_delta:
+            return None
+        self.recovered = (epoch, val_loss)
+        return (f"epoch {epoch + 1}: val_loss {val_loss:.4f} is below its best before the onset ({onset.best_val_loss:.4f}, "
+                f"epoch {onset.best_epoch + 1}): the rise from epoch {onset.epoch + 1} was temporary")
+
     def check_gap(self, epoch, gap) -> str | None:
         """The finding when the gap has stayed above ``max_gap`` for ``patience`` epochs (once)."""
         if self.max_gap is None or self.gap_exceeded_epoch is not None:
@@ -215,7 +230,7 @@ class GapRun:
         if self.diverged_epoch is not None:
             parts.append(f"diverged at epoch {self.diverged_epoch + 1} ({self.divergence})")
         if self.onset is not None:
-            parts.append(self.onset.describe())
+            parts.append(self.onset.describe() + self._recovery())
         if self.gap_exceeded_epoch is not None:
             parts.append(
                 f"{self.gap_key} above max_gap {self.max_gap:g} from epoch "
@@ -232,6 +247,13 @@ class GapRun:
         elif self.stopped_epoch is not None and self.best_weights is not None:
             parts.append(f"weights of epoch {self.best_epoch + 1} restored at the end of training")
         return "; ".join(parts)
+
+    def _recovery(self) -> str:
+        if self.recovered is None:
+            return ""
+        epoch, val_loss = self.recovered
+        return (f", a rise that passed: val_loss fell to {val_loss:.4f} at epoch {epoch + 1}, "
+                f"below its best before the onset")
 
     def _gap_standing(self) -> str:
         """The final gap, and how near the gap criterion came, for a verdict of no overfitting."""
