@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -124,6 +125,21 @@ def test_augment_is_an_alias_of_augmentation(capsys):
 
 
 # -- outputs are never overwritten ----------------------------------------------------
+
+
+def test_a_flip_on_digits_is_warned_in_the_commands_terms():
+    from keras_cnnlab import default_recipe
+    from keras_cnnlab.cli.train import _augmentation
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer, name = _augmentation(default_recipe("digits"), "flip", "digits", strength=None, seed=0)
+    assert layer is not None and name == "flip"
+    assert [str(w.message) for w in caught] == [
+        "--augmentation flip flips images (horizontal), but the digits dataset holds digits or "
+        "characters, whose meaning a mirror image changes (a flipped 2 is no digit). Use "
+        "--augmentation digits, or a spec string without flip."
+    ]
 
 
 def test_run_dir_picks_the_next_free_numbered_directory(tmp_path, capsys):

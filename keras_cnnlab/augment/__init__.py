@@ -9,7 +9,7 @@
 - :func:`preview_augmentation` saves a grid of augmented copies.
 """
 
-from keras_cnnlab.augment._checks import DATA_HINTS, FLIP_SENSITIVE
+from keras_cnnlab.augment._checks import DATA_HINTS, FLIP_SENSITIVE, FlipWarning
 from keras_cnnlab.augment.cut_mix import CutMix
 from keras_cnnlab.augment.mix_up import MixUp
 from keras_cnnlab.augment.pipeline import AugmentationPipeline
@@ -32,6 +32,7 @@ __all__ = [
     "DATA_HINTS",
     "FACTORS",
     "FLIP_SENSITIVE",
+    "FlipWarning",
     "MixUp",
     "PRESET_FOR_DATA",
     "PRESETS",

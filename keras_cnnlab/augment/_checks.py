@@ -10,6 +10,7 @@ import numpy as np
 __all__ = [
     "DATA_HINTS",
     "FLIP_SENSITIVE",
+    "FlipWarning",
     "check_value_range",
     "concrete_values",
     "resolve_data",
@@ -70,14 +71,24 @@ def resolve_data(data) -> tuple[str | None, np.ndarray | None]:
     return None, images
 
 
+class FlipWarning(UserWarning):
+    """A flip on data whose classes a mirror image changes; ``flip`` and ``data`` say which.
+
+    A command line catches it to give the advice in its own options' names.
+    """
+
+    def __init__(self, message: str, flip: str = "", data: str = ""):
+        super().__init__(message)
+        self.flip, self.data = flip, data
+
+
 def warn_flip(flip: str, hint: str, what: str) -> None:
-    warnings.warn(
+    message = (
         f"{what} flips images ({flip!r}), but data={hint!r} holds digits or characters, "
         "whose meaning a mirror image changes (a flipped 2 is no digit). Use "
-        "augmentation_preset('digits') or pass flip=None.",
-        UserWarning,
-        stacklevel=3,
+        "augmentation_preset('digits') or pass flip=None."
     )
+    warnings.warn(FlipWarning(message, flip, hint), stacklevel=3)
 
 
 def concrete_values(x) -> np.ndarray | None:

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import re
 import time
+import warnings
 
 from keras_cnnlab.cli.common import CLIError, build_model, import_keras, load_data, need, one_line
 from keras_cnnlab.cli.parser import RECIPE_OPTIONS
@@ -140,7 +141,19 @@ def _augmentation(recipe, preset: str, data, *, strength, seed):
     kwargs = {"seed": seed, "data": data}  # checks the preset against the data (no flips on digits)
     if strength is not None:
         kwargs["strength"] = strength
-    return augment.augmentation_preset(name, **kwargs), name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer = augment.augmentation_preset(name, **kwargs)
+    for warning in caught:  # the library's advice, in this command's options
+        message = warning.message
+        if isinstance(message, augment.FlipWarning):
+            message = (
+                f"--augmentation {name} flips images ({message.flip}), but the {message.data} "
+                "dataset holds digits or characters, whose meaning a mirror image changes (a "
+                "flipped 2 is no digit). Use --augmentation digits, or a spec string without flip."
+            )
+        warnings.warn(message, stacklevel=2)
+    return layer, name
 
 
 def _build(arch: str, data, recipe, augmentation, *, seed: int):
