@@ -535,7 +535,8 @@ def test_ctrl_c_gives_the_streams_back_before_keyboard_interrupt_is_raised(digit
     assert sys.stdout is stdout and sys.stderr is stderr
     assert not _display_threads()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert "Training interrupted in epoch 1/2 at step 3/4" in capsys.readouterr().out
+    assert "Training interrupted in epoch 1/2 at step 3/4: Ctrl-C stopped fit before it ended." in capsys.readouterr().out
+    assert "Stopped  Ctrl-C in epoch 1/2 at step 3/4" in report.summary_renderable(100).plain
     model.fit(digits.x_train[:128], digits.y_train[:128], epochs=1, batch_size=32, callbacks=[report])
     assert "Best epoch" in capsys.readouterr().out and sys.stdout is stdout
 

@@ -368,6 +368,7 @@ class RichTrainingReport(ProgbarLogger):
         self._flush()  # the row of an epoch that had ended
         run.finish(time.perf_counter(), "interrupted")
         run.interrupted = run.interruption(phase)
+        run.ctrl_c = run.display is not None and run.display.ctrl_c
         return self._output.interrupted(run)
 
     # -- copies ------------------------------------------------------------------

@@ -104,8 +104,8 @@ class ReportOutput:
 
     def interrupted(self, run):
         """What the display of a fit that raised shows last: the line saying where."""
-        note = Text(f"Training interrupted {run.interrupted}: fit raised (Ctrl-C or an error) before it ended.",
-                    style="yellow")
+        cause = "Ctrl-C stopped fit" if run.ctrl_c else "fit raised (Ctrl-C or an error)"
+        note = Text(f"Training interrupted {run.interrupted}: {cause} before it ended.", style="yellow")
         if run.mode == "jupyter":
             return self._jupyter_view(run, note)
         self.notes(run)

@@ -205,7 +205,8 @@ def summary_text(run, summary, width: int, metrics=None) -> Text:
     time_line = f"{duration(s.seconds)} in all, {duration(s.train_seconds)} in training steps; {throughput}"
     lines.append(("Time", time_line.split(" "), " "))
     if run.interrupted:
-        lines.append(("Stopped", f"fit raised {run.interrupted} (Ctrl-C or an error)".split(" "), " "))
+        stopped = f"Ctrl-C {run.interrupted}" if run.ctrl_c else f"fit raised {run.interrupted} (Ctrl-C or an error)"
+        lines.append(("Stopped", stopped.split(" "), " "))
     return _labelled_lines(lines, width)
 
 

@@ -128,6 +128,7 @@ class ReportRun:
         self.val_start = None
         self.phase = "starting"
         self.interrupted = None  # where fit raised, when it did
+        self.ctrl_c = False  # it raised on Ctrl-C, as far as the display knows
         self.step = 0
         self.val_step = 0
         self.batch_logs = None

@@ -99,6 +99,7 @@ class LiveDisplay:
         self._stop_lock = threading.RLock()
         self._stopped = False
         self.aborted = False
+        self.ctrl_c = False  # aborted by Ctrl-C (our SIGINT handler), not by an error
 
     @property
     def running(self) -> bool:
@@ -279,6 +280,7 @@ class LiveDisplay:
             self._sigint = False
 
     def _on_sigint(self, signum, frame) -> None:
+        self.ctrl_c = True
         self.abort()
         self._release_sigint()
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
