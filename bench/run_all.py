@@ -53,6 +53,7 @@ BENCHMARKS = (
     Benchmark("import", "bench_import.py", 7),
     Benchmark("backends", "bench_backends.py", 8),
     Benchmark("gpu", "gpu/bench_gpu.py", 9),
+    Benchmark("scaling", "bench_scaling.py", 10, timeout=600.0),
 )
 
 

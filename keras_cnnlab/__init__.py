@@ -23,6 +23,7 @@ _EXPORTS = {
     "compile_for": "keras_cnnlab.compiling",
     "loss_for_labels": "keras_cnnlab.compiling",
     "check_images": "keras_cnnlab.compiling",
+    "load_model": "keras_cnnlab.saving",
     # training recipe
     "Recipe": "keras_cnnlab.recipe",
     "default_recipe": "keras_cnnlab.recipe",

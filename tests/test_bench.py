@@ -289,6 +289,15 @@ def test_bench_backends_smoke(tmp_path):
 
 
 @pytest.mark.slow
+def test_bench_scaling_smoke(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_scaling.py", "--variants", "tf-one,tf-mirrored")
+    one = find(rows, "Scaling: training step, global batch 64, TensorFlow, one device")
+    mirrored = find(rows, "Scaling: training step, global batch 64, TensorFlow, MirroredStrategy")
+    assert "1 replica" in one["value"] and "2 replicas" in mirrored["value"]
+    assert mirrored["ratio"] > 0 and mirrored["baseline"].startswith("TensorFlow, one device: ")
+
+
+@pytest.mark.slow
 def test_bench_tuning_smoke_hands_on_a_configuration_build_cnn_takes(tmp_path):
     from keras_cnnlab import build_cnn, default_recipe
 

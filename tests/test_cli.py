@@ -142,6 +142,28 @@ def test_a_flip_on_digits_is_warned_in_the_commands_terms():
     ]
 
 
+def test_train_help_quotes_the_digits_recipe(capsys):
+    from keras_cnnlab import default_recipe
+
+    recipe = default_recipe("digits")
+    code, out, _ = run(["train", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    assert f"the recipe's, {recipe.epochs} for digits" in text
+    assert f"the recipe's, {recipe.batch_size} for digits" in text
+    assert f"the recipe's, {recipe.learning_rate:g} for digits" in text
+    assert f"the recipe's for the dataset: {recipe.augmentation} for digits" in text
+
+
+def test_an_unknown_augmentation_names_the_option():
+    from keras_cnnlab import default_recipe
+    from keras_cnnlab.cli.common import CLIError
+    from keras_cnnlab.cli.train import _augmentation
+
+    with pytest.raises(CLIError, match=r"^--augmentation nosuchpreset: Unknown augmentation preset 'nosuchpreset'"):
+        _augmentation(default_recipe("digits"), "nosuchpreset", "digits", strength=None, seed=0)
+
+
 def test_run_dir_picks_the_next_free_numbered_directory(tmp_path, capsys):
     out = tmp_path / "runs"
     assert run_dir(out, overwrite=False) == out
@@ -429,7 +451,8 @@ def test_tune_runs_a_grid_search(tmp_path, capsys):
     (["--strength", "2"], "--strength 2 scales an augmentation preset, but this run has none (--augmentation none"),
     (["--warmup-epochs", "70"], "Received --warmup-epochs 70."),
 ])
-def test_recipe_and_strength_errors_name_the_option(argv, line, capsys):
+def test_recipe_and_strength_errors_name_the_option(argv, line, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --out is in the working directory
     code, out, err = run(["train", "--epochs", "1", *argv], capsys)
     assert code == 1 and out == ""
     message = one_error_line(err)

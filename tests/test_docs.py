@@ -75,7 +75,8 @@ def test_tutorials_page_is_measured():
 
 PUBLIC_MODULES = (
     "blocks", "models", "data", "shapes", "augment", "trace", "callbacks", "callbacks.report",
-    "callbacks.gap_monitor", "curves", "tuning", "plots", "testing", "recipe", "losses",
+    "callbacks.gap_monitor", "curves", "tuning", "plots", "testing", "recipe", "losses", "compiling",
+    "distribute", "saving",
 )
 
 

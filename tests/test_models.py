@@ -239,3 +239,39 @@ def test_images_of_another_layout_or_not_finite_are_refused():
             compile_for(model, y, images=broken)
     with pytest.raises(ValueError, match=r"Subclassed does not run on images of shape \(1, 8, 8\)"):
         compile_for(Subclassed(), y, images=np.moveaxis(x, -1, 1))
+
+
+@pytest.mark.multibackend
+def test_load_model_reloads_a_saved_recipe_model_in_a_fresh_process(tmp_path):
+    # In a fresh process keras.saving.load_model cannot find ConvBlock or the smoothing loss:
+    # `import keras_cnnlab` registers nothing until its names are used.
+    from _subprocess import run_python
+
+    from keras_cnnlab import default_recipe, load_dataset
+
+    data = load_dataset("digits", limit=200, seed=0)
+    recipe = default_recipe(data, epochs=1, augmentation="digits")
+    model = recipe.build_model(data, seed=0)
+    recipe.compile(model, data.y_train)
+    model.fit(data.x_train, data.y_train, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    expected = model.predict(data.x_test, verbose=0)
+    np.save(tmp_path / "x.npy", data.x_test)
+    code = f"""
+        import keras, numpy as np, keras_cnnlab
+        try:
+            keras.saving.load_model({str(path)!r})
+            print("plain: loaded")
+        except Exception as error:
+            print("plain:", type(error).__name__)
+        model = keras_cnnlab.load_model({str(path)!r})
+        np.save({str(tmp_path / "y.npy")!r}, model.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0))
+        print(type(model.loss).__name__, model.loss.label_smoothing)
+    """
+    result = run_python(code, env_extra={"KERAS_BACKEND": keras.backend.backend()})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "plain: TypeError"  # what a user met before keras_cnnlab.load_model
+    assert lines[-1] == "SparseCategoricalCrossentropy 0.1"
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)

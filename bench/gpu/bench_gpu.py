@@ -13,12 +13,21 @@ not depend on the values). Two variants alternate epoch by epoch:
 Quoted: training images per second (the training phase of the verbose=0
 epochs, validation excluded) and the callbacks' epoch-time ratio.
 
+With two GPUs or more it also measures data-parallel scaling: the same network
+on all of them (``tf.distribute.MirroredStrategy`` under TensorFlow,
+``keras.distribution.DataParallel`` under JAX) at a global batch of
+``batch_size`` per GPU, against one GPU at ``batch_size``, epochs alternating;
+quoted: the speed-up in training images/s and its share of linear. With fewer
+GPUs (or ``--cpu``, or PyTorch) one line says it was skipped.
+
 Without a GPU the script says so and exits; ``--cpu`` runs it on the CPU
 (hiding any GPU), with a smaller default data set.
 
     python bench/gpu/bench_gpu.py                 # on a GPU machine
     python bench/gpu/bench_gpu.py --cpu           # on the CPU, about a minute on 2 cores
     python bench/gpu/bench_gpu.py --cpu --smoke   # seconds
+    CUDA_VISIBLE_DEVICES=0,1 python bench/gpu/bench_gpu.py                     # + scaling over 2 GPUs
+    KERAS_BACKEND=jax CUDA_VISIBLE_DEVICES=0,1 python bench/gpu/bench_gpu.py   # DataParallel
 """
 
 from __future__ import annotations
@@ -79,6 +88,81 @@ class PhaseTimer:
         self.callback = _PhaseTimerCallback()
         self.start = self.train_end = self.epoch = self.train = 0.0
         self.in_epoch = False
+
+
+def accelerators(backend: str) -> list:
+    """The GPUs the backend trains on: TensorFlow's logical device names, or JAX devices."""
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [device.name for device in tf.config.list_logical_devices("GPU")]
+        if backend == "jax":
+            import jax
+
+            return [device for device in jax.devices() if device.platform == "gpu"]
+    except Exception:  # a broken driver must not stop the single-GPU figures
+        return []
+    return []
+
+
+def scaling_rows(devices, x, y, *, batch: int, repeats: int, label: str = "GPU") -> list[dict]:
+    """Rows for the speed-up of data parallelism over ``devices`` against one of them.
+
+    ``devices``: TensorFlow device names or JAX devices, two or more. The one-device
+    model trains at ``batch``; the data-parallel one at ``batch`` per device.
+    """
+    import contextlib
+
+    import keras
+
+    from keras_cnnlab import build_architecture, compile_for
+
+    backend, n = keras.backend.backend(), len(devices)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        scope, how = tf.distribute.MirroredStrategy(devices).scope, f"MirroredStrategy over {n} {label}s"
+    else:
+        scope, how = keras.distribution.DataParallel(devices=devices).scope, f"DataParallel over {n} {label}s"
+    images = len(x) // (batch * n) * (batch * n)  # JAX needs every batch to split over the devices
+    x, y = x[:images], y[:images]
+    keras.utils.set_random_seed(0)
+    models = {"one": compile_for(build_architecture("vgg_bn", (32, 32, 3), 10, seed=0), y)}
+    with scope():
+        models["many"] = compile_for(build_architecture("vgg_bn", (32, 32, 3), 10, seed=0), y)
+    timers = {name: PhaseTimer() for name in models}
+
+    def epoch(name, batch_size, context):
+        def run():
+            with context():
+                models[name].fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timers[name].callback])
+            return timers[name].train
+        return run
+
+    timings = _common.alternate(
+        {"one": epoch("one", batch, contextlib.nullcontext), "many": epoch("many", batch * n, scope)},
+        repeats=repeats, warmup=1,
+    )
+    speedup = 1.0 / timings.ratio("many", "one")
+    rate = {name: images / timings.median(name) for name in models}
+    return [_common.make_row(
+        f"GPU script: data-parallel speed-up, {how} against one, vgg_bn at 32x32x3",
+        f"{speedup:.2f}x, {speedup / n:.0%} of linear ({rate['many']:,.0f} images/s at global batch {batch * n})",
+        baseline=f"one {label}: {rate['one']:,.0f} images/s at batch {batch}; {images} images/epoch, "
+                 f"{timings.rounds} epochs each, alternating",
+        ratio=speedup,
+    )]
+
+
+def maybe_scaling_rows(args, info, x, y, *, batch: int, repeats: int) -> list[dict]:
+    """:func:`scaling_rows` on every GPU, or one line saying why not."""
+    devices = [] if args.cpu else accelerators(info["backend"])
+    if info["backend"] not in ("tensorflow", "jax") or len(devices) < 2:
+        print(f"multi-GPU scaling: skipped ({len(devices)} GPU{'s' if len(devices) != 1 else ''} "
+              f"visible to {info['backend']}; needs 2 or more, under TensorFlow or JAX)")
+        return []
+    return scaling_rows(devices, x, y, batch=batch, repeats=repeats)
 
 
 def main(argv=None) -> int:
@@ -185,6 +269,7 @@ def main(argv=None) -> int:
             f"GPU script: callback overhead on {device}",
             f"not available ({', '.join(missing)} not in keras_cnnlab)",
         ))
+    rows += maybe_scaling_rows(args, info, x, y, batch=batch, repeats=repeats)
     _common.emit(rows, args, title="GPU throughput and callback overhead", info=info)
     return 0
 

@@ -57,6 +57,7 @@ from keras_cnnlab.curves import (
     find_overfitting_onset,
     metric_direction,
 )
+from keras_cnnlab.distribute import is_chief
 
 __all__ = ["OverfittingGapMonitor", "OverfittingOnset", "find_overfitting_onset", "metric_direction"]
 
@@ -380,6 +381,8 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         report = attached_report(self._model) if self._console is None and self._model is not None else None
         if report is not None and report.add_note(text):
             return  # printed by the report, after the line of the epoch it concerns
+        if self._model is not None and not is_chief(self._model):
+            return  # one worker of several: the chief says it
         if self._console is None:
             from keras_cnnlab.display.console import make_console
 

@@ -40,6 +40,7 @@ callbacks (the trial of a search nobody told the report about).
 from __future__ import annotations
 
 import functools
+import io
 import math
 import numbers
 import time
@@ -71,6 +72,7 @@ from keras_cnnlab.display.console import (
     render_mode,
     strip_trailing_blanks,
 )
+from keras_cnnlab.distribute import is_chief
 
 __all__ = ["RichTrainingReport", "EpochRecord", "TrainingSummary"]
 
@@ -164,6 +166,7 @@ class RichTrainingReport(ProgbarLogger):
         self.width = width
         self.progress_interval = None if progress_interval is None else float(progress_interval)
         self._console = make_console(console, width=width)
+        self._chief_console = self._console  # the console of the chief, or of the one process
         # Batch hooks only store a counter: safe to run on Keras's callback thread.
         self.async_safe = True
         self._run = ReportRun()
@@ -297,6 +300,10 @@ class RichTrainingReport(ProgbarLogger):
         run.batch_size, run.num_batches, run.partial_batch = batch_geometry(
             self.batch_size, _internals.fit_batch_geometry(fit_frame))
         run.trial, run.objective = _search_context(self._search, fit_frame, self.trial_header)
+        # Only the chief of several workers prints; the others keep their report in memory.
+        self._console = self._chief_console
+        if self._model is not None and not is_chief(self._model):
+            self._console = make_console(io.StringIO(), width=self._console.width)
         run.mode = render_mode(self._console)
         # Stops the display if fit raises; a loop driving the hooks by hand owns it otherwise.
         owner = fit_frame if fit_frame is not None else _internals.hook_caller_frame()

@@ -119,7 +119,7 @@ def _add_training_args(parser) -> None:
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="training epochs (default: the recipe's, 60 for digits)")
     parser.add_argument("--batch-size", type=_positive_int, default=None,
-                        help="batch size (default: the recipe's, 32 for digits)")
+                        help="batch size (default: the recipe's, 64 for digits)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the splits, layers and augmentation (default 0)")
 
 
@@ -128,7 +128,7 @@ def _add_recipe_args(parser) -> None:
     group = parser.add_argument_group("training recipe (default: keras_cnnlab.default_recipe for the dataset)")
     group.add_argument("--optimizer", default=None, help="a Keras optimizer name (default adam)")
     group.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
-                       help="peak learning rate (default 0.001)")
+                       help="peak learning rate (default: the recipe's, 0.002 for digits)")
     group.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                        help="learning rate: cosine decay to 0 over the run (default), or constant")
     group.add_argument("--warmup-epochs", type=_non_negative_int, default=None, metavar="N",
@@ -202,9 +202,9 @@ def _add_train(commands) -> None:
     train.add_argument(
         "--augmentation", "--augment", default="auto", metavar="PRESET",
         help=f"augmentation preset: {', '.join(PRESETS)}, a spec string such as "
-        "flip-padcrop0.125, or auto (default: the preset for the dataset, "
-        "keras_cnnlab.augment.PRESET_FOR_DATA: digits for digits and mnist, standard for "
-        "lfw_subset and cifar10, light for fashion_mnist)",
+        "flip-padcrop0.125, or auto (default: the recipe's for the dataset: none for "
+        "digits; for the others the preset for the data, keras_cnnlab.augment.PRESET_FOR_DATA: "
+        "digits for mnist, standard for lfw_subset and cifar10, light for fashion_mnist)",
     )
     train.add_argument(
         "--strength", type=_non_negative_float, default=None,

@@ -54,7 +54,7 @@ def print_saved(out: Path, curves: str) -> None:
     """List the files :func:`save_run` wrote."""
     model_path = out / "model.keras"
     print(f"saved to {out}/:")
-    print(f"  model    {model_path}   (keras.saving.load_model; `cnnlab trace {model_path}`)")
+    print(f"  model    {model_path}   (keras_cnnlab.load_model; `cnnlab trace {model_path}`)")
     print(f"  curves   {curves}")
     print(f"  report   {out / 'report.txt'}")
     print(f"  metrics  {out / 'metrics.json'}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
 import sys
 import zipfile
 from pathlib import Path
@@ -73,14 +71,10 @@ def _load_model(path: Path):
             f"{path} is not a Keras model file: a .keras file is the zip archive `model.save(path)` "
             "writes, and this one is not a zip archive."
         )
-    import keras
+    from keras_cnnlab.saving import load_model
 
-    import keras_cnnlab.blocks  # noqa: F401  (registers ConvBlock and ClassifierHead)
-
-    with contextlib.suppress(ImportError):
-        importlib.import_module("keras_cnnlab.augment")  # registers the augmentation layers
     try:
-        return keras.saving.load_model(path, compile=False)
+        return load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a file it cannot read
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"{path}: could not load it as a Keras model ({first})") from None

@@ -143,7 +143,13 @@ def _augmentation(recipe, preset: str, data, *, strength, seed):
         kwargs["strength"] = strength
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        layer = augment.augmentation_preset(name, **kwargs)
+        try:
+            layer = augment.augmentation_preset(name, **kwargs)
+        except ValueError as error:  # --strength's limits say their option; an unknown preset, this one
+            message = one_line(error)
+            if not message.startswith("Invalid value for argument"):
+                message = f"--augmentation {name}: {message}"
+            raise CLIError(_as_options(message)) from None
     for warning in caught:  # the library's advice, in this command's options
         message = warning.message
         if isinstance(message, augment.FlipWarning):

@@ -1,0 +1,173 @@
+"""Whether a global batch splits over the replicas of the active distribution.
+
+Data-parallel training cuts every global batch into one equal slice per
+replica. Keras does not check that the batch size allows it, and what happens
+when it does not depends on the backend (measured with Keras 3.15, two
+replicas, batch 33):
+
+* JAX, ``keras.distribution.DataParallel``: every batch is placed on the device
+  mesh, and one that does not split raises jax's ``IndivisibleError``
+  ("Sharding NamedSharding(...) implies that array axis 0 is partitioned 2
+  times, but the dimension size is 33 ..."). That holds for the *last* batch of
+  an epoch too, in ``fit``, ``evaluate`` and ``predict``: 257 images in batches
+  of 32 fail on the last batch of 1.
+* TensorFlow, ``tf.distribute.MirroredStrategy``: ``tf.distribute`` splits an
+  odd batch unevenly (17 and 16), which works inside the training step, but
+  Keras reduces the *first* batch of every ``fit`` and ``evaluate`` over the
+  replicas to build the model, and that raises ``InvalidArgumentError: Inputs
+  to operation AddN of type AddN must have the same size and shape. Input 0:
+  [17,8,8,1] != input 1: [16,8,8,1]``. A smaller last batch is fine.
+
+:func:`check_global_batch` says so before ``fit`` starts, naming the batch
+size and the replica count. It imports Keras (and TensorFlow, under that
+backend) only when called.
+"""
+
+from __future__ import annotations
+
+from keras_cnnlab._validation import check_int, check_positive_int
+
+__all__ = ["check_global_batch", "is_chief"]
+
+
+def _replicas(model=None) -> tuple[int, str, bool]:
+    """(replicas, what they are, whether every batch must split) for a ``fit`` run now."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        distribution = keras.distribution.distribution()
+        mesh = getattr(distribution, "device_mesh", None)
+        axis = getattr(distribution, "batch_dim_name", None)
+        if mesh is None or axis not in tuple(mesh.axis_names):
+            return 1, "no keras.distribution", True
+        count = int(mesh.shape[list(mesh.axis_names).index(axis)])
+        return count, f"the {count} devices of the {axis!r} axis of the active keras.distribution.{type(distribution).__name__}", True
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+        count = int(strategy.num_replicas_in_sync)
+        return count, f"the replicas of tf.distribute.{type(strategy).__name__}", False
+    return 1, f"no data parallelism on the {backend} backend", False
+
+
+def _multiples(value: int, replicas: int) -> str:
+    """The multiples of ``replicas`` next to ``value``: ``"32 or 34"``, or ``"2"``."""
+    below = value // replicas * replicas
+    above = below + replicas
+    return f"{below} or {above}" if below > 0 else str(above)
+
+
+def check_global_batch(batch_size, *, num_examples=None, model=None) -> int:
+    """Check that every global batch splits evenly over the data-parallel replicas.
+
+    The replicas are read from what would run ``fit`` now: under JAX, the active
+    ``keras.distribution.distribution()`` (the size of its batch axis: the
+    devices of a ``DataParallel``); under TensorFlow, ``model.distribute_strategy``
+    when ``model`` is given (the strategy whose scope built it, the one ``fit``
+    uses even outside that scope), else ``tf.distribute.get_strategy()``; under
+    PyTorch, one. With one replica any batch passes.
+
+    Args:
+        batch_size: the global batch size given to ``fit``, ``evaluate`` or
+            ``predict`` (all replicas together).
+        num_examples: the number of examples in the data, to check the smaller
+            last batch too. JAX needs every batch to split, so the number of
+            examples must then be a multiple of the replica count; TensorFlow
+            needs only the first batch (``min(batch_size, num_examples)``) to.
+            Call once per data set (training and validation).
+        model: the model to be trained, whose distribution strategy counts under
+            TensorFlow; ignored by the other backends.
+
+    Returns:
+        The number of replicas each batch is split over.
+
+    Raises:
+        ValueError: naming ``batch_size``, the replica count and a batch size
+            that works, e.g. "Invalid value for argument `batch_size`: 33 images
+            do not split over 2 replicas (...). Use a multiple of 2, e.g. 32 or 34."
+
+    Example:
+
+    ```python
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+    check_global_batch(64, num_examples=len(x_train))   # 2 on two devices
+    model.fit(x_train, y_train, batch_size=64)
+    ```
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if num_examples is not None:
+        num_examples = check_int(num_examples, "num_examples", minimum=0)
+    replicas, where, every_batch = _replicas(model)
+    if replicas <= 1:
+        return 1
+    first = batch_size if num_examples is None else min(batch_size, num_examples)
+    if first % replicas == 0:
+        last = num_examples % batch_size if every_batch and num_examples and num_examples > batch_size else 0
+        if last % replicas == 0:
+            return replicas
+        fit = num_examples // replicas * replicas
+        raise _batch_error(
+            batch_size, replicas, where,
+            f"{_examples(num_examples)} in batches of {batch_size} leave a last batch of {_images(last)}, "
+            f"which {'do' if last != 1 else 'does'}",
+            f"This backend needs every batch to split, and no batch size does that while "
+            f"{num_examples} is not a multiple of {replicas}: use {fit} examples (e.g. x[:{fit}]) "
+            f"or {fit + replicas}.",
+        )
+    if first == batch_size:
+        detail = f"{_images(batch_size)} {'do' if batch_size != 1 else 'does'}"
+        advice = f"Use a multiple of {replicas}, e.g. {_multiples(batch_size, replicas)}."
+    else:  # fewer examples than one batch: the only batch holds them all
+        detail = f"the only batch, {'all ' if num_examples > 1 else ''}{_examples(num_examples)}, does"
+        fit = num_examples // replicas * replicas
+        if fit == 0:
+            advice = f"Use at least {replicas} examples."
+        elif every_batch:
+            advice = f"Use a multiple of {replicas} examples, e.g. {fit} (x[:{fit}])."
+        else:
+            advice = f"Use a batch size that is a multiple of {replicas} and at most {num_examples}, e.g. {fit}."
+    raise _batch_error(batch_size, replicas, where, detail, advice)
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'s' if count != 1 else ''}"
+
+
+def _examples(count: int) -> str:
+    return f"{count} example{'s' if count != 1 else ''}"
+
+
+def _batch_error(batch_size, replicas, where, detail, advice) -> ValueError:
+    return ValueError(
+        f"Invalid value for argument `batch_size`: {detail} not split over {replicas} replicas "
+        f"({where}), and every replica needs an equal slice. {advice} Received batch_size={batch_size}."
+    )
+
+
+def is_chief(model=None) -> bool:
+    """Whether this process is the one that prints and saves (``False`` on the other workers).
+
+    Under TensorFlow, ``model.distribute_strategy.extended.should_checkpoint``
+    (the strategy whose scope built ``model``, else the current one): ``False``
+    on every worker of a ``MultiWorkerMirroredStrategy`` but the chief (worker 0
+    of a cluster without a chief). Under JAX, ``jax.process_index() == 0``
+    (several processes after ``jax.distributed.initialize``). Anything else,
+    one process: ``True``.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        strategy = getattr(model, "distribute_strategy", None)
+        if strategy is None:
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+        return bool(getattr(strategy.extended, "should_checkpoint", True))
+    if backend == "jax":
+        import jax
+
+        return jax.process_index() == 0
+    return True

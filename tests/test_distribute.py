@@ -1,0 +1,143 @@
+"""check_global_batch: the rule of each backend, its messages and its arguments.
+
+Here the replicas come from stand-ins for a JAX distribution and a TensorFlow
+strategy; the real ones (two simulated devices, in fresh processes) are in
+tests/test_scaling_jax.py and tests/test_scaling_tf.py, which also check the
+rule against what Keras does.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from unittest import mock
+
+import keras
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keras_cnnlab.distribute import check_global_batch
+
+
+class MirroredStrategy:  # named like the real one: the message names the strategy's class
+    def __init__(self, replicas):
+        self.num_replicas_in_sync = replicas
+
+
+class DataParallel:
+    def __init__(self, shape, axis_names=("batch",), batch_dim_name="batch"):
+        self.device_mesh = SimpleNamespace(shape=tuple(shape), axis_names=list(axis_names))
+        self.batch_dim_name = batch_dim_name
+
+
+def on_jax(distribution):
+    """Patches that make the function see ``distribution`` as the active JAX one."""
+    return (
+        mock.patch.object(keras.backend, "backend", lambda: "jax"),
+        mock.patch.object(keras.distribution, "distribution", lambda: distribution),
+    )
+
+
+def check_on_jax(distribution, *args, **kwargs):
+    first, second = on_jax(distribution)
+    with first, second:
+        return check_global_batch(*args, **kwargs)
+
+
+def check_on_tensorflow(replicas, *args, **kwargs):
+    model = SimpleNamespace(distribute_strategy=MirroredStrategy(replicas))
+    with mock.patch.object(keras.backend, "backend", lambda: "tensorflow"):
+        return check_global_batch(*args, model=model, **kwargs)
+
+
+@pytest.mark.multibackend
+def test_without_a_distribution_any_batch_passes():
+    assert check_global_batch(33) == 1
+    assert check_global_batch(1, num_examples=257) == 1
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("value", [0, -32, 2.5, True, "32", None])
+def test_batch_size_is_checked_first(value):
+    with pytest.raises(ValueError, match=r"Invalid value for argument `batch_size`\. Expected a strictly positive"):
+        check_global_batch(value)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, False])
+def test_num_examples_is_checked(value):
+    with pytest.raises(ValueError, match=r"argument `num_examples`\. Expected a non-negative integer"):
+        check_global_batch(32, num_examples=value)
+
+
+def test_jax_message_names_batch_size_replicas_and_a_fix():
+    two = DataParallel((2,))
+    with pytest.raises(ValueError) as error:
+        check_on_jax(two, 33)
+    assert str(error.value) == (
+        "Invalid value for argument `batch_size`: 33 images do not split over 2 replicas (the 2 devices "
+        "of the 'batch' axis of the active keras.distribution.DataParallel), and every replica needs an "
+        "equal slice. Use a multiple of 2, e.g. 32 or 34. Received batch_size=33."
+    )
+    assert check_on_jax(two, 32) == 2
+    with pytest.raises(ValueError, match=r"1 image does not split over 2 replicas .* e\.g\. 2\. Received"):
+        check_on_jax(two, 1)
+
+
+def test_jax_needs_the_last_batch_to_split_too():
+    two = DataParallel((2,))
+    with pytest.raises(ValueError) as error:
+        check_on_jax(two, 32, num_examples=257)
+    message = str(error.value)
+    assert message.startswith("Invalid value for argument `batch_size`: 257 examples in batches of 32 leave a last "
+                              "batch of 1 image, which does not split over 2 replicas")
+    assert "use 256 examples (e.g. x[:256]) or 258." in message
+    assert check_on_jax(two, 32, num_examples=256) == 2
+    assert check_on_jax(two, 64, num_examples=32) == 2  # one batch of 32
+    with pytest.raises(ValueError, match=r"the only batch, all 33 examples, does not split .* e\.g\. 32 \(x\[:32\]\)"):
+        check_on_jax(two, 64, num_examples=33)
+
+
+def test_jax_counts_the_batch_axis_of_the_mesh():
+    # a 4 x 2 mesh whose batch axis is the first: batches split 4 ways, not 8
+    mesh = DataParallel((4, 2), axis_names=("data", "model"), batch_dim_name="data")
+    assert check_on_jax(mesh, 32) == 4
+    with pytest.raises(ValueError, match=r"30 images do not split over 4 replicas \(the 4 devices of the 'data' axis"):
+        check_on_jax(mesh, 30)
+    with pytest.raises(ValueError, match=r"Use a multiple of 4, e\.g\. 28 or 32\."):
+        check_on_jax(mesh, 30)
+    assert check_on_jax(None, 33) == 1  # no distribution set
+
+
+def test_tensorflow_needs_only_the_first_batch_to_split():
+    assert check_on_tensorflow(2, 32, num_examples=257) == 2  # the last batch of 1: one replica gets none
+    with pytest.raises(ValueError, match=r"33 images do not split over 2 replicas \(the replicas of tf\.distribute\.MirroredStrategy\)"):
+        check_on_tensorflow(2, 33)
+    assert check_on_tensorflow(2, 33, num_examples=32) == 2  # one batch of 32
+    with pytest.raises(ValueError, match=r"all 33 examples, does not split .* a multiple of 2 and at most 33, e\.g\. 32\."):
+        check_on_tensorflow(2, 64, num_examples=33)
+    with pytest.raises(ValueError, match=r"the only batch, 1 example, does not split .* Use at least 2 examples\."):
+        check_on_tensorflow(2, 64, num_examples=1)
+
+
+def _batches(batch_size, num_examples):
+    full, last = divmod(num_examples, batch_size)
+    return [batch_size] * full + ([last] if last else [])
+
+
+@given(
+    replicas=st.integers(1, 8),
+    batch_size=st.integers(1, 100),
+    num_examples=st.one_of(st.none(), st.integers(0, 300)),
+)
+def test_the_rule_of_each_backend(replicas, batch_size, num_examples):
+    batches = [batch_size] if num_examples is None else _batches(batch_size, num_examples)
+    # JAX places every batch on the mesh; TensorFlow reduces the first one over the replicas
+    for check, needed in (
+        (lambda: check_on_jax(DataParallel((replicas,)), batch_size, num_examples=num_examples), batches),
+        (lambda: check_on_tensorflow(replicas, batch_size, num_examples=num_examples), batches[:1]),
+    ):
+        if all(b % replicas == 0 for b in needed):
+            assert check() == replicas
+        else:
+            with pytest.raises(ValueError, match=rf"not split over {replicas} replicas .* Received batch_size={batch_size}\.$"):
+                check()

@@ -1,0 +1,188 @@
+"""keras.distribution.DataParallel over two simulated CPU devices under JAX (docs/scaling.md).
+
+XLA_FLAGS=--xla_force_host_platform_device_count=2 must be set before jax is
+imported, so each check runs in a fresh interpreter with KERAS_BACKEND=jax,
+whatever backend runs the suite. Two CPU "devices" share the same cores: these
+tests show correctness (same losses as one device, same random draws, the
+callbacks, save and reload), not speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+import pytest
+from _subprocess import run_python
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+
+# Two CPU devices; and XLA's CPU compiler without its optimisation passes, which cuts each
+# compilation from about 1.3 s to 0.1 s here (both runs compared use the same flags).
+FLAGS = ("--xla_force_host_platform_device_count=2", "--xla_backend_optimization_level=0")
+ENV = {
+    "KERAS_BACKEND": "jax",
+    "JAX_PLATFORMS": "cpu",
+    "XLA_FLAGS": " ".join(filter(None, [os.environ.get("XLA_FLAGS"), *FLAGS])),
+}
+
+
+def _run(code: str, timeout: int = 600) -> dict:
+    done = run_python(code, env_extra=ENV, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+SPLITS = r"""
+import json
+import jax, keras, numpy as np
+from keras_cnnlab.distribute import check_global_batch
+
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+rng = np.random.default_rng(0)
+x = rng.random((257, 8, 8, 1), dtype=np.float32)
+y = rng.integers(0, 10, 257)
+cases = {}
+for n, batch in [(256, 32), (256, 33), (257, 32), (33, 64), (32, 33), (256, 1)]:
+    try:
+        check_global_batch(batch, num_examples=n)
+        checked = None
+    except ValueError as error:
+        checked = str(error)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    try:
+        model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
+        keras_error = None
+    except Exception as error:
+        keras_error = f"{type(error).__name__}: {error}"
+    cases[f"{n}/{batch}"] = {"checked": checked, "keras": keras_error}
+print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases}))
+"""
+
+
+@pytest.mark.slow
+def test_batch_that_does_not_split_gets_a_clear_error():
+    result = _run(SPLITS)
+    assert result["devices"] == result["replicas"] == 2
+    cases = result["cases"]
+    # check_global_batch refuses exactly the runs Keras cannot do, every batch included
+    for case, outcome in cases.items():
+        assert (outcome["checked"] is None) == (outcome["keras"] is None), (case, outcome)
+    assert [c for c, o in cases.items() if o["keras"] is None] == ["256/32", "32/33"]
+    # what Keras says today: jax's sharding error, which names neither batch_size nor replicas
+    assert "IndivisibleError" in cases["256/33"]["keras"] and "batch_size" not in cases["256/33"]["keras"]
+    assert cases["256/33"]["checked"].startswith(
+        "Invalid value for argument `batch_size`: 33 images do not split over 2 replicas ("
+    )
+    assert "Use a multiple of 2, e.g. 32 or 34." in cases["256/33"]["checked"]
+    # the last batch of 1 of 257 examples: no batch size helps, the data must change
+    assert "last batch of 1 image" in cases["257/32"]["checked"] and "x[:256]" in cases["257/32"]["checked"]
+    assert "all 33 examples" in cases["33/64"]["checked"]
+    assert "e.g. 2." in cases["256/1"]["checked"]
+
+
+TRAIN = r"""
+import io, json, os, tempfile
+import jax, keras, numpy as np, tensorflow as tf
+from rich.console import Console
+from keras_cnnlab import (CutMix, MixUp, OverfittingGapMonitor, RichTrainingReport,
+                          augmentation_preset, build_cnn, compile_for, load_dataset)
+
+data = load_dataset("digits", one_hot=True)
+x, y = data.x_train[:256], data.y_train[:256]
+xv, yv = data.x_val[:64], data.y_val[:64]
+probe = data.x_train[:32]
+
+
+class Weights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.per_epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.per_epoch.append(self.model.get_weights())
+
+
+def sharded(array, distribution):
+    if distribution is None:
+        return keras.ops.convert_to_tensor(array)
+    return keras.distribution.distribute_tensor(array, distribution.get_data_layout(array.shape))
+
+
+def run(devices):
+    distribution = keras.distribution.DataParallel(devices=jax.devices()[:devices]) if devices > 1 else None
+    keras.distribution.set_distribution(distribution)
+    out = {}
+    # random layers on a batch split over the devices: the same draws as on one device
+    images = sharded(probe, distribution)
+    out["digits"] = np.asarray(augmentation_preset("digits", seed=3)(images, training=True))
+    out["input_spec"] = str(getattr(getattr(images, "sharding", None), "spec", None))
+
+    keras.utils.set_random_seed(0)
+    model = build_cnn(data.input_shape, 10, filters=(8, 16), seed=0,
+                      augmentation=augmentation_preset("digits", seed=0))
+    compile_for(model, y)
+    # MixUp and CutMix in the input pipeline, as their docs show; fit splits the mixed batches
+    train = (tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+             .map(CutMix(seed=2)).map(MixUp(alpha=0.2, seed=1)))
+    text = io.StringIO()
+    report = RichTrainingReport(Console(file=text, width=120))
+    monitor = OverfittingGapMonitor("loss", max_gap=0.0, patience=1, start_from_epoch=1, action="stop",
+                                    restore_best_weights=True, unbiased_subset=64, train_data=(x, y),
+                                    eval_batch_size=32, verbose=0)
+    weights = Weights()
+    history = model.fit(train, validation_data=(xv, yv), epochs=3, callbacks=[weights, report, monitor], verbose=0)
+    out["history"] = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    out["report"] = {"records": len(report.records), "images": [r.images for r in report.records],
+                     "lines": sum(line.startswith("Epoch ") for line in text.getvalue().splitlines()),
+                     "summary": "Gap monitor" in text.getvalue()}
+    restored = monitor.restored_epoch
+    out["monitor"] = {"stopped": monitor.stopped_epoch, "restored": restored,
+                      "restored_equal": restored is not None and all(
+                          np.array_equal(a, b) for a, b in zip(model.get_weights(), weights.per_epoch[restored]))}
+    if distribution is not None:  # saved under DataParallel, reloaded onto the mesh
+        path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        model.save(path)
+        again = keras.models.load_model(path)
+        out["weights_equal"] = all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_weights()))
+        out["reloaded_val_loss"] = float(again.evaluate(xv, yv, batch_size=32, verbose=0, return_dict=True)["loss"])
+        out["reloaded_sharding"] = str(getattr(again.weights[0].value, "sharding", ""))
+    return out
+
+
+one, two = run(1), run(2)
+close = lambda a, b: bool(np.allclose(a, b, atol=1e-5))
+print(json.dumps({
+    "devices": len(jax.devices()),
+    "same_draws": close(one["digits"], two["digits"]),
+    "augments": not np.allclose(one["digits"], probe),
+    "input_spec": two["input_spec"],
+    "one": {k: one[k] for k in ("history", "report", "monitor")},
+    "two": {k: two[k] for k in ("history", "report", "monitor", "weights_equal", "reloaded_val_loss",
+                                "reloaded_sharding")},
+}))
+"""
+
+
+@pytest.mark.slow
+def test_data_parallel_training_matches_one_device():
+    result = _run(TRAIN)
+    assert result["devices"] == 2
+    # random layers and their SeedGenerator: the same draws on a sharded batch as on one device
+    assert result["same_draws"] is True and result["augments"] is True
+    assert result["input_spec"] == "P('batch', None, None, None)"  # split over the devices
+    one, two = result["one"], result["two"]
+    # CutMix and MixUp in tf.data, the digits preset in the model: the loss curve of one device
+    assert len(two["history"]["loss"]) == len(one["history"]["loss"]) >= 2
+    for key in ("loss", "val_loss", "train_eval_loss", "gap_loss"):
+        assert two["history"][key] == pytest.approx(one["history"][key], rel=1e-3, abs=1e-4), key
+    # the report counts global batches; the monitor decides as on one device and restores
+    n = len(two["history"]["loss"])
+    assert two["report"] == {"records": n, "images": [256] * n, "lines": n, "summary": True}
+    assert two["monitor"] == one["monitor"]
+    assert two["monitor"]["stopped"] == n - 1 and two["monitor"]["restored_equal"] is True
+    # saved under DataParallel, reloaded onto the mesh: the restored epoch's weights and val_loss
+    assert two["weights_equal"] is True and "Mesh('batch': 2" in two["reloaded_sharding"]
+    restored = two["monitor"]["restored"]
+    assert two["reloaded_val_loss"] == pytest.approx(two["history"]["val_loss"][restored], rel=1e-5)
