@@ -425,3 +425,70 @@ def emit(rows: Sequence[dict], args: argparse.Namespace, *, title: str, info: di
     print(markdown_table(rows, command=False))
     if getattr(args, "json", None):
         write_json(rows, args.json)
+
+
+# -- worker processes that time one epoch per request ---------------------------------
+
+
+def serve_epochs(epoch: Callable[[], float], ready: dict) -> int:
+    """The worker's side: print ``READY <json>``, then answer each ``epoch`` line on stdin
+    with ``EPOCH <seconds>`` until any other line (or the end of stdin)."""
+    print("READY " + json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "epoch":
+            break
+        print(f"EPOCH {epoch()!r}", flush=True)
+    return 0
+
+
+class EpochWorker:
+    """The benchmark's side of a worker process started with ``command``: one process per
+    variant, so each keeps its own backend, devices and threads; ``ready()`` reads its
+    READY line into ``info``, ``epoch()`` asks for one timed epoch, ``close()`` ends it."""
+
+    def __init__(self, name: str, command: Sequence[str], env: dict | None = None):
+        import subprocess
+
+        self.name = name
+        env = dict(os.environ if env is None else env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            list(command), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        self.info = None
+        self.error = None
+
+    def _read(self, prefix):
+        for line in self.process.stdout:
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+        self.process.wait()  # it died: keep the end of its error output for the row
+        tail = self.process.stderr.read().strip().splitlines()[-3:]
+        self.error = f"exit {self.process.returncode}: {' '.join(tail)[-300:]}"
+        return None
+
+    def ready(self) -> bool:
+        text = self._read("READY ")
+        if text is not None:
+            self.info = json.loads(text)
+        return text is not None
+
+    def epoch(self) -> float:
+        self.process.stdin.write("epoch\n")
+        self.process.stdin.flush()
+        text = self._read("EPOCH ")
+        if text is None:
+            raise RuntimeError(f"{self.name} worker failed: {self.error}")
+        return float(text)
+
+    def close(self):
+        import subprocess
+
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()

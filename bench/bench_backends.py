@@ -17,9 +17,7 @@ value says which was used.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 import _common
@@ -54,61 +52,15 @@ def worker(args) -> int:
 
         # PyTorch's CPU thread pool suffers most when other processes share the cores.
         ready["threads"] = torch.get_num_threads()
-    print("READY " + json.dumps(ready), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "epoch":
-            break
-        print(f"EPOCH {epoch()!r}", flush=True)
-    return 0
+    return _common.serve_epochs(epoch, ready)
 
 
-class Worker:
-    def __init__(self, backend, args):
-        self.backend = backend
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_common.ROOT), env.get("PYTHONPATH")) if p)
-        command = [sys.executable, __file__, "--worker", "--tile", str(args.tile), "--batch-size", str(args.batch_size)]
-        if args.smoke:
-            command.append("--smoke")
-        self.process = subprocess.Popen(
-            command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )
-        self.info = None
-        self.error = None
-
-    def _read(self, prefix):
-        for line in self.process.stdout:
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-        # The worker died: keep the end of its error output for the row.
-        self.process.wait()
-        tail = self.process.stderr.read().strip().splitlines()[-3:]
-        self.error = f"exit {self.process.returncode}: {' '.join(tail)[-300:]}"
-        return None
-
-    def ready(self) -> bool:
-        text = self._read("READY ")
-        if text is not None:
-            self.info = json.loads(text)
-        return text is not None
-
-    def epoch(self) -> float:
-        self.process.stdin.write("epoch\n")
-        self.process.stdin.flush()
-        text = self._read("EPOCH ")
-        if text is None:
-            raise RuntimeError(f"{self.backend} worker failed: {self.error}")
-        return float(text)
-
-    def close(self):
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write("quit\n")
-                self.process.stdin.close()
-                self.process.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
+def start_worker(backend, args) -> _common.EpochWorker:
+    """A worker process training on ``backend``."""
+    command = [sys.executable, __file__, "--worker", "--tile", str(args.tile), "--batch-size", str(args.batch_size)]
+    if args.smoke:
+        command.append("--smoke")
+    return _common.EpochWorker(backend, command, dict(os.environ, KERAS_BACKEND=backend))
 
 
 def main(argv=None) -> int:
@@ -133,7 +85,7 @@ def main(argv=None) -> int:
     # but on 2 cores they would slow each other down.
     workers = {}
     for backend in backends:
-        w = Worker(backend, args)
+        w = start_worker(backend, args)
         if w.ready():
             workers[backend] = w
             print(f"{backend}: ready ({w.info['images']} images/epoch, jit_compile={w.info['jit']})", flush=True)

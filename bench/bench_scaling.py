@@ -31,9 +31,7 @@ machine with several GPUs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -119,69 +117,26 @@ def worker(args) -> int:
 
     epoch()
     info = _common.machine_info(keras.backend.backend())
-    print("READY " + json.dumps({"images": n, "steps": n // args.batch_size, "replicas": replicas,
-                                 "version": info["backend_version"]}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "epoch":
-            break
-        print(f"EPOCH {epoch()!r}", flush=True)
-    return 0
+    return _common.serve_epochs(epoch, {"images": n, "steps": n // args.batch_size, "replicas": replicas,
+                                        "version": info["backend_version"]})
 
 
-class Worker:
-    def __init__(self, variant, args):
-        backend, devices, _ = VARIANTS[variant]
-        self.variant = variant
-        env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="-1", JAX_PLATFORMS="cpu")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_common.ROOT), env.get("PYTHONPATH")) if p)
-        flags = [env.get("XLA_FLAGS")]
-        if backend == "jax" and devices > 1:
-            flags.append(f"--xla_force_host_platform_device_count={devices}")
-        if backend == "jax" and args.smoke:  # compiles ten times faster; the figures mean nothing then
-            flags.append("--xla_backend_optimization_level=0")
-        if any(flags):
-            env["XLA_FLAGS"] = " ".join(f for f in flags if f)
-        command = [sys.executable, __file__, "--worker", "--variant", variant, "--tile", str(args.tile),
-                   "--batch-size", str(args.batch_size)]
-        if args.smoke:
-            command.append("--smoke")
-        self.process = subprocess.Popen(
-            command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.info = None
-        self.error = None
-
-    def _read(self, prefix):
-        for line in self.process.stdout:
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-        self.process.wait()  # it died: keep the end of its error output for the row
-        tail = self.process.stderr.read().strip().splitlines()[-3:]
-        self.error = f"exit {self.process.returncode}: {' '.join(tail)[-300:]}"
-        return None
-
-    def ready(self) -> bool:
-        text = self._read("READY ")
-        if text is not None:
-            self.info = json.loads(text)
-        return text is not None
-
-    def epoch(self) -> float:
-        self.process.stdin.write("epoch\n")
-        self.process.stdin.flush()
-        text = self._read("EPOCH ")
-        if text is None:
-            raise RuntimeError(f"{self.variant} worker failed: {self.error}")
-        return float(text)
-
-    def close(self):
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write("quit\n")
-                self.process.stdin.close()
-                self.process.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
+def start_worker(variant, args) -> _common.EpochWorker:
+    """A worker process for ``variant``, with its backend and (JAX) its simulated devices."""
+    backend, devices, _ = VARIANTS[variant]
+    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="-1", JAX_PLATFORMS="cpu")
+    flags = [env.get("XLA_FLAGS")]
+    if backend == "jax" and devices > 1:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    if backend == "jax" and args.smoke:  # compiles ten times faster; the figures mean nothing then
+        flags.append("--xla_backend_optimization_level=0")
+    if any(flags):
+        env["XLA_FLAGS"] = " ".join(f for f in flags if f)
+    command = [sys.executable, __file__, "--worker", "--variant", variant, "--tile", str(args.tile),
+               "--batch-size", str(args.batch_size)]
+    if args.smoke:
+        command.append("--smoke")
+    return _common.EpochWorker(variant, command, env)
 
 
 def _rows(variants, workers, timings, args) -> list[dict]:
@@ -240,7 +195,7 @@ def main(argv=None) -> int:
     # they would slow each other down.
     workers = {}
     for variant in variants:
-        w = Worker(variant, args)
+        w = start_worker(variant, args)
         workers[variant] = w if w.ready() else None
         print(f"{variant}: " + (f"ready ({w.info})" if workers[variant] else f"not available ({w.error})"),
               file=sys.stderr, flush=True)

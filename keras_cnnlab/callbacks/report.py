@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import numbers
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ from keras_cnnlab import _internals
 from keras_cnnlab.callbacks import report_render as render
 from keras_cnnlab.callbacks.copies import fresh_copy
 from keras_cnnlab.callbacks.links import attach_report, attached_monitor
+from keras_cnnlab.callbacks.report_args import check_arguments, check_trial
 from keras_cnnlab.callbacks.report_output import ReportOutput
 from keras_cnnlab.callbacks.report_state import (
     LR_KEYS,
@@ -156,7 +156,7 @@ class RichTrainingReport(ProgbarLogger):
         progress_interval: float | None = 30.0,
     ):
         super().__init__()
-        metrics = _check_arguments(refresh_per_second, monitor, mode, metrics, batch_size, width, progress_interval)
+        metrics = check_arguments(refresh_per_second, monitor, mode, metrics, batch_size, width, progress_interval)
         self.refresh_per_second = float(refresh_per_second)
         self.monitor = monitor
         self.mode = mode
@@ -224,15 +224,7 @@ class RichTrainingReport(ProgbarLogger):
 
     def save(self, path) -> Path:
         """Write the export that the suffix of ``path`` names (.txt, .html or .svg)."""
-        path = Path(path)
-        exporters = {".txt": self.export_text, ".html": self.export_html, ".svg": self.export_svg}
-        if path.suffix.lower() not in exporters:
-            raise ValueError(
-                f"Invalid value for argument `path`. Expected a file name ending in one of "
-                f"{_EXPORT_SUFFIXES}. Received path={str(path)!r}."
-            )
-        path.write_text(exporters[path.suffix.lower()](), encoding="utf-8")
-        return path
+        return _save(path, {".txt": self.export_text, ".html": self.export_html, ".svg": self.export_svg})
 
     def _record(self):
         recorder = recording_console(width=self.width or 120)
@@ -272,7 +264,7 @@ class RichTrainingReport(ProgbarLogger):
                 ``trial_id`` and ``hyperparameters``), or ``None``.
             tuner: the tuner running it (anything with an ``oracle``), or ``None``.
         """
-        _check_trial(trial, tuner)
+        check_trial(trial, tuner)
         self._search = None if trial is None else (trial, tuner)
 
     # -- Keras hooks -----------------------------------------------------------
@@ -300,10 +292,7 @@ class RichTrainingReport(ProgbarLogger):
         run.batch_size, run.num_batches, run.partial_batch = batch_geometry(
             self.batch_size, _internals.fit_batch_geometry(fit_frame))
         run.trial, run.objective = _search_context(self._search, fit_frame, self.trial_header)
-        # Only the chief of several workers prints; the others keep their report in memory.
-        self._console = self._chief_console
-        if self._model is not None and not is_chief(self._model):
-            self._console = make_console(io.StringIO(), width=self._console.width)
+        self._console = _console_for(self._model, self._chief_console)
         run.mode = render_mode(self._console)
         # Stops the display if fit raises; a loop driving the hooks by hand owns it otherwise.
         owner = fit_frame if fit_frame is not None else _internals.hook_caller_frame()
@@ -383,72 +372,19 @@ class RichTrainingReport(ProgbarLogger):
     def __deepcopy__(self, memo):
         # KerasTuner deep-copies callbacks per trial: share the console (it holds locks
         # and a file), start with no model, no state and no trial (a copy is told its own).
-        return fresh_copy(self, memo, shared=("_console",), cleared=("_model", "params", "progbar", "_search"),
+        return fresh_copy(self, memo, shared=("_console", "_chief_console"), cleared=("_model", "params", "progbar", "_search"),
                           fresh={"_run": lambda new: ReportRun(), "_output": ReportOutput})
 
 
-def _check_arguments(refresh_per_second, monitor, mode, metrics, batch_size, width, progress_interval):
-    """Raise a ValueError naming the first bad argument; return ``metrics`` as a list (or ``None``)."""
-    if (
-        isinstance(refresh_per_second, bool)
-        or not isinstance(refresh_per_second, numbers.Real)
-        or not 0 < refresh_per_second <= 60
-    ):
+def _save(path, exporters) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in exporters:
         raise ValueError(
-            "Invalid value for argument `refresh_per_second`. Expected a number in (0, 60]. "
-            f"Received refresh_per_second={refresh_per_second!r}."
+            f"Invalid value for argument `path`. Expected a file name ending in one of "
+            f"{_EXPORT_SUFFIXES}. Received path={str(path)!r}."
         )
-    if monitor is not None and (not isinstance(monitor, str) or not monitor):
-        raise ValueError(
-            "Invalid value for argument `monitor`. Expected None or a log key such as "
-            f"'val_loss' or 'val_accuracy'. Received monitor={monitor!r}."
-        )
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(
-            "Invalid value for argument `mode`. Expected one of ('auto', 'min', 'max'). "
-            f"Received mode={mode!r}."
-        )
-    if metrics is not None:
-        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-        if not all(isinstance(m, str) and m for m in metrics):
-            raise ValueError(
-                "Invalid value for argument `metrics`. Expected None or a list of metric "
-                f"names such as ['accuracy']. Received metrics={metrics!r}."
-            )
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `batch_size`. Expected None or a positive integer, the "
-            f"batch_size given to fit. Received batch_size={batch_size!r}."
-        )
-    if width is not None and (not isinstance(width, numbers.Integral) or width < 40):
-        raise ValueError(
-            f"Invalid value for argument `width`. Expected None or an integer >= 40. Received width={width!r}."
-        )
-    if progress_interval is not None and (
-        isinstance(progress_interval, bool)
-        or not isinstance(progress_interval, numbers.Real)
-        or not 0 < progress_interval < math.inf
-    ):
-        raise ValueError(
-            "Invalid value for argument `progress_interval`. Expected None or a positive "
-            f"number of seconds, such as 30. Received progress_interval={progress_interval!r}."
-        )
-    return metrics
-
-
-def _check_trial(trial, tuner) -> None:
-    if trial is not None and not (hasattr(trial, "trial_id") and hasattr(trial, "hyperparameters")):
-        raise ValueError(
-            "Invalid value for argument `trial`. Expected None or a KerasTuner Trial "
-            f"(with trial_id and hyperparameters). Received trial={trial!r}."
-        )
-    if tuner is not None and not hasattr(tuner, "oracle"):
-        raise ValueError(
-            "Invalid value for argument `tuner`. Expected None or a KerasTuner tuner "
-            f"(with an oracle). Received tuner={tuner!r}."
-        )
+    path.write_text(exporters[path.suffix.lower()](), encoding="utf-8")
+    return path
 
 
 def _search_context(search, fit_frame, header: bool):
@@ -465,6 +401,13 @@ def _search_context(search, fit_frame, header: bool):
     oracle = getattr(tuner, "oracle", None)
     title = trial_header(trial, oracle) if header and trial is not None else None
     return title, search_objective(oracle)
+
+
+def _console_for(model, console):
+    """``console``; on a worker other than the chief of several, a console of its own in memory."""
+    if model is not None and not is_chief(model):
+        return make_console(io.StringIO(), width=console.width)
+    return console
 
 
 def _learning_rate(model, logs):
