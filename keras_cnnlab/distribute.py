@@ -25,9 +25,11 @@ backend) only when called.
 
 from __future__ import annotations
 
+import math
+
 from keras_cnnlab._validation import check_int, check_positive_int
 
-__all__ = ["check_global_batch", "is_chief"]
+__all__ = ["check_fit_batches", "check_global_batch", "is_chief", "replica_count"]
 
 
 def _replicas(model=None) -> tuple[int, str, bool]:
@@ -50,6 +52,16 @@ def _replicas(model=None) -> tuple[int, str, bool]:
         count = int(strategy.num_replicas_in_sync)
         return count, f"the replicas of tf.distribute.{type(strategy).__name__}", False
     return 1, f"no data parallelism on the {backend} backend", False
+
+
+def replica_count(model=None) -> int:
+    """How many data-parallel replicas each global batch is split over by ``fit`` now.
+
+    The active ``keras.distribution`` under JAX (the size of its batch axis),
+    ``model.distribute_strategy`` (else the current strategy) under TensorFlow,
+    one otherwise.
+    """
+    return _replicas(model)[0]
 
 
 def _multiples(value: int, replicas: int) -> str:
@@ -129,6 +141,51 @@ def check_global_batch(batch_size, *, num_examples=None, model=None) -> int:
         else:
             advice = f"Use a batch size that is a multiple of {replicas} and at most {num_examples}, e.g. {fit}."
     raise _batch_error(batch_size, replicas, where, detail, advice)
+
+
+def check_fit_batches(model, batch_size, x, *, validation_data=None, validation_split=0.0,
+                      validation_batch_size=None) -> int:
+    """:func:`check_global_batch` for the arrays of one ``model.fit`` call.
+
+    Checks the training examples (less the ``validation_split`` Keras keeps
+    back) in batches of ``batch_size``, and the validation examples in batches
+    of ``validation_batch_size`` (``batch_size`` when ``None``), as ``fit``
+    would cut them. Data that is not an array (a ``tf.data.Dataset``, a
+    generator, a ``PyDataset``) brings its own batches and is not checked.
+    Returns the number of replicas.
+    """
+    replicas = replica_count(model)
+    if replicas <= 1:
+        return replicas
+    count = _length(x)
+    if count is not None:
+        if validation_split:
+            count = int(math.ceil(count * (1.0 - float(validation_split))))
+        check_global_batch(batch_size, num_examples=count, model=model)
+    if isinstance(validation_data, (tuple, list)) and validation_data:
+        count = _length(validation_data[0])
+        if count is not None:
+            check_global_batch(validation_batch_size or batch_size, num_examples=count, model=model)
+    elif validation_split and _length(x) is not None:
+        held_out = _length(x) - int(math.ceil(_length(x) * (1.0 - float(validation_split))))
+        if held_out:
+            check_global_batch(validation_batch_size or batch_size, num_examples=held_out, model=model)
+    return replicas
+
+
+def _length(data) -> int | None:
+    """The number of examples of an array (or a dict or list of arrays), else ``None``."""
+    if isinstance(data, dict):
+        data = next(iter(data.values()), None)
+    elif isinstance(data, (list, tuple)) and data and hasattr(data[0], "shape"):
+        data = data[0]
+    shape = getattr(data, "shape", None)
+    if shape is None or len(shape) == 0 or shape[0] is None:
+        return None
+    try:
+        return int(shape[0])
+    except TypeError:  # a symbolic dimension
+        return None
 
 
 def _images(count: int) -> str:

@@ -239,6 +239,9 @@ class Recipe:
 
         ``fit_kwargs`` go to ``model.fit`` (``validation_data``, ``callbacks``,
         ``verbose``, ...); ``epochs`` and ``batch_size`` come from the recipe.
+        Under data parallelism the batches are checked first with
+        :func:`~keras_cnnlab.distribute.check_fit_batches`: a batch size the
+        replicas cannot split is a ``ValueError`` naming ``batch_size``.
         Returns the ``History``.
         """
         for name in ("epochs", "batch_size"):
@@ -248,6 +251,13 @@ class Recipe:
                     f"it with recipe.replace({name}=...) instead of passing it."
                 )
         self.compile(model, y)
+        from keras_cnnlab.distribute import check_fit_batches
+
+        check_fit_batches(
+            model, self.batch_size, x, validation_data=fit_kwargs.get("validation_data"),
+            validation_split=fit_kwargs.get("validation_split", 0.0),
+            validation_batch_size=fit_kwargs.get("validation_batch_size"),
+        )
         return model.fit(x, y, epochs=self.epochs, batch_size=self.batch_size, **fit_kwargs)
 
     def predict(self, model, x, *, batch_size=256, data_format=None) -> np.ndarray:

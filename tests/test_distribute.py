@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import keras
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -141,3 +142,51 @@ def test_the_rule_of_each_backend(replicas, batch_size, num_examples):
         else:
             with pytest.raises(ValueError, match=rf"not split over {replicas} replicas .* Received batch_size={batch_size}\.$"):
                 check()
+
+
+# --- check_fit_batches: the arrays of one fit call; Recipe.fit and CNNHyperModel.fit use it ---
+
+
+def fit_batches_on_jax(replicas, *args, **kwargs):
+    from keras_cnnlab.distribute import check_fit_batches
+
+    first, second = on_jax(DataParallel((replicas,)))
+    with first, second:
+        return check_fit_batches(None, *args, **kwargs)
+
+
+def test_fit_batches_checks_training_and_validation_arrays():
+    x, xv = np.zeros((256, 8, 8, 1)), np.zeros((64, 8, 8, 1))
+    assert fit_batches_on_jax(2, 32, x, validation_data=(xv, None)) == 2
+    with pytest.raises(ValueError, match=r"30 images do not split over 4 replicas"):
+        fit_batches_on_jax(4, 30, x)
+    # the validation data, in its own batch size
+    with pytest.raises(ValueError, match=r"63 examples in batches of 32 leave a last batch of 31 images"):
+        fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((63, 8, 8, 1)), None))
+    assert fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((64, 8, 8, 1)), None),
+                              validation_batch_size=16) == 2
+    with pytest.raises(ValueError, match=r"all 63 examples, does not split"):
+        fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((63, 8, 8, 1)), None), validation_batch_size=64)
+    # validation_split: Keras keeps back the last 20% (ceil of 80% for training: 205 and 51)
+    with pytest.raises(ValueError, match=r"205 examples in batches of 32"):
+        fit_batches_on_jax(2, 32, np.zeros((256, 8, 8, 1)), validation_split=0.2)
+    # data that brings its own batches is not checked
+    assert fit_batches_on_jax(2, 33, object(), validation_data=object()) == 2
+    # one replica: nothing to check
+    assert fit_batches_on_jax(1, 33, x) == 1
+
+
+def test_recipe_fit_checks_the_batches_before_training():
+    from keras_cnnlab import Recipe
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    trained = []
+    model.fit = lambda *a, **k: trained.append(k)
+    x, y = np.zeros((256, 8, 8, 1), "float32"), np.arange(256) % 10
+    first, second = on_jax(DataParallel((2,)))
+    with first, second, pytest.raises(ValueError, match=r"33 images do not split over 2 replicas.*batch_size=33"):
+        Recipe(batch_size=33, epochs=1).fit(model, x, y)
+    assert trained == []  # refused before fit started
+    with first, second:
+        Recipe(batch_size=32, epochs=1).fit(model, x, y, validation_data=(x[:64], y[:64]))
+    assert trained[0]["batch_size"] == 32

@@ -318,7 +318,7 @@ def test_monitor_findings_follow_the_row_of_their_epoch(report_first, capsys):
     assert max(len(line) for line in lines) <= 120
     first = " ".join(lines[findings[0]:findings[1]])
     assert "epoch 3: overfitting from epoch 3: val_loss rose from 0.7000" in first
-    assert "gap_accuracy 0.0500 above max_gap 0 for 1 epochs" in lines[findings[1]]
+    assert "gap_accuracy 0.0500 above max_gap 0 for 1 epoch (since" in lines[findings[1]]
     assert lines[findings[1] + 1].startswith("* best val_loss so far")
     assert capsys.readouterr().out == ""
 

@@ -58,7 +58,56 @@ for n, batch in [(256, 32), (256, 33), (257, 32), (33, 64), (32, 33), (256, 1)]:
     except Exception as error:
         keras_error = f"{type(error).__name__}: {error}"
     cases[f"{n}/{batch}"] = {"checked": checked, "keras": keras_error}
-print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases}))
+
+# the gap monitor's unbiased subset and evaluation batch, trimmed to split: 63 -> 62, 31 -> 30
+import warnings
+from keras_cnnlab import OverfittingGapMonitor, Recipe
+from keras_cnnlab.tuning import CNNHyperModel, SearchSpace
+import keras_tuner as kt, tempfile
+
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+monitor = OverfittingGapMonitor("loss", unbiased_subset=63, eval_batch_size=31, train_data=(x, y), verbose=0)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    history = model.fit(x[:256], y[:256], batch_size=32, epochs=1, callbacks=[monitor], verbose=0)
+subset = {"train_eval_loss": "train_eval_loss" in history.history, "size": len(monitor._run.subset[0]),
+          "warnings": [str(w.message) for w in caught if "subset" in str(w.message)]}
+
+# Recipe.fit and a search refuse a batch size that does not split, before training
+try:
+    Recipe(batch_size=33, epochs=1).fit(model, x[:256], y[:256], verbose=0)
+    recipe_error = None
+except ValueError as error:
+    recipe_error = str(error)
+space = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=33, augmentation="none")
+tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=space, report=False, gap_monitor=False),
+                        objective="val_accuracy", max_trials=2, directory=tempfile.mkdtemp(), project_name="odd")
+try:
+    tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0)
+    search_error = None
+except Exception as error:
+    search_error = f"{type(error).__name__}: {error}"
+failed_trials = len(tuner.oracle.trials)
+
+# KerasTuner clears the Keras session before each trial, which drops the distribution: the
+# hypermodel sets it again, so every trial trains on the mesh
+seen = []
+
+
+class Probe(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        seen.append({"distribution": type(keras.distribution.distribution()).__name__,
+                     "sharding": str(getattr(self.model.weights[0].value, "sharding", ""))[:30]})
+
+
+even = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=32, augmentation="none")
+tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=even, report=False, gap_monitor=False),
+                        objective="val_accuracy", max_trials=2, directory=tempfile.mkdtemp(), project_name="even")
+tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0, callbacks=[Probe()])
+print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases,
+                  "subset": subset, "recipe_error": recipe_error, "search_error": search_error,
+                  "trials": failed_trials, "seen": seen}))
 """
 
 
@@ -81,6 +130,14 @@ def test_batch_that_does_not_split_gets_a_clear_error():
     assert "last batch of 1 image" in cases["257/32"]["checked"] and "x[:256]" in cases["257/32"]["checked"]
     assert "all 33 examples" in cases["33/64"]["checked"]
     assert "e.g. 2." in cases["256/1"]["checked"]
+    # the gap monitor trims its subset (63 -> 62) and batch (31 -> 30) instead of failing in evaluate
+    assert result["subset"] == {"train_eval_loss": True, "size": 62, "warnings": []}
+    # Recipe.fit and a search with one batch size for every trial say it before training
+    assert result["recipe_error"].startswith("Invalid value for argument `batch_size`: 33 images do not split over 2")
+    assert result["search_error"].startswith("FatalValueError: Invalid value for argument `batch_size`: 33 images")
+    assert result["trials"] == 1  # the first trial stopped the search
+    # both trials of a search under DataParallel train on the mesh, whatever KerasTuner clears
+    assert result["seen"] == [{"distribution": "DataParallel", "sharding": "NamedSharding(mesh=Mesh('batch"}] * 2
 
 
 TRAIN = r"""

@@ -135,6 +135,27 @@ def test_search_and_reload_on_this_backend(digits, tmp_path):
     assert accuracy == pytest.approx(trial.score, abs=1e-6)
 
 
+@pytest.mark.multibackend
+def test_every_trial_keeps_the_dtype_policy_that_keras_tuner_clears(digits, tmp_path):
+    # KerasTuner calls keras.backend.clear_session() before each trial, which resets the
+    # global dtype policy; the hypermodel sets the one in force when it was created again
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        hypermodel = _hypermodel(digits)
+        seen = []
+
+        class Probe(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                seen.append((keras.config.dtype_policy().name, self.model.layers[1].dtype_policy.name))
+
+        tuner = _tuner("random", hypermodel, tmp_path)
+        _search(tuner, digits, callbacks=[Probe()])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert seen == [("mixed_bfloat16", "mixed_bfloat16")] * 2
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
+
+
 def test_every_trial_gets_the_report_and_the_gap_monitor(digits, tmp_path, capsys):
     hypermodel = _hypermodel(digits, report=True, gap_monitor=True)
     tuner = _tuner("random", hypermodel, tmp_path)

@@ -57,7 +57,7 @@ from keras_cnnlab.curves import (
     find_overfitting_onset,
     metric_direction,
 )
-from keras_cnnlab.distribute import is_chief
+from keras_cnnlab.distribute import is_chief, replica_count
 
 __all__ = ["OverfittingGapMonitor", "OverfittingOnset", "find_overfitting_onset", "metric_direction"]
 
@@ -150,6 +150,9 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         unbiased_subset: number of training examples re-evaluated in inference
             mode at each epoch end to compute an unbiased gap; needs
             ``train_data``. ``None`` (default) uses the logged training metric.
+            Under data parallelism (``keras.distribution`` or ``tf.distribute``)
+            the subset and ``eval_batch_size`` are rounded down to multiples of
+            the replica count, so that every batch splits (63 on 2 replicas: 62).
         restore_best_weights: with ``action="stop"``, when the monitor stops
             training, restore at the end of training the weights of the epoch
             with the best validation ``monitor``, as Keras's ``EarlyStopping``
@@ -210,6 +213,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         self.unbiased_subset = unbiased_subset
         self.train_data = train_data
         self.eval_batch_size = eval_batch_size
+        self._eval_batch = eval_batch_size
         self.seed = seed
         self.verbose = verbose
         if console is not None:
@@ -305,8 +309,17 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._run = self._new_run()
+        self._eval_batch = self.eval_batch_size
         if self.unbiased_subset is not None:
-            self._run.subset = draw_subset(self.train_data, self.unbiased_subset, self.seed)
+            # under data parallelism every batch must split over the replicas: trim both
+            replicas = replica_count(self.model)
+            size = min(self.unbiased_subset, len(self.train_data[0]))
+            self._eval_batch = max(self.eval_batch_size // replicas, 1) * replicas
+            if size >= replicas:
+                self._run.subset = draw_subset(self.train_data, size // replicas * replicas, self.seed)
+            else:
+                self._warn(f"the unbiased subset of {size} examples does not split over {replicas} replicas; "
+                           "the gap uses the logged training figures")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -352,7 +365,7 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         x, y, w = self._run.subset
         try:
             results = self.model.evaluate(
-                x, y, sample_weight=w, batch_size=self.eval_batch_size, verbose=0, return_dict=True
+                x, y, sample_weight=w, batch_size=self._eval_batch, verbose=0, return_dict=True
             )
         except Exception as error:  # report, keep training
             self._warn(f"re-evaluating the training subset failed ({error}); the gap uses the "

@@ -209,7 +209,7 @@ class GapRun:
             return None
         self.gap_exceeded_epoch = epoch - self.patience + 1
         return (f"{self.gap_key} {gap:.4f} above max_gap {self.max_gap:g} for "
-                f"{self.patience} epochs (since epoch {self.gap_exceeded_epoch + 1})")
+                f"{_epochs(self.patience)} (since epoch {self.gap_exceeded_epoch + 1})")
 
     def judge(self, epoch, gap) -> list[str]:
         """The findings of both criteria at ``epoch`` (none before ``start_from_epoch`` or after divergence)."""
@@ -234,7 +234,7 @@ class GapRun:
         if self.gap_exceeded_epoch is not None:
             parts.append(
                 f"{self.gap_key} above max_gap {self.max_gap:g} from epoch "
-                f"{self.gap_exceeded_epoch + 1} for {self.patience} epochs"
+                f"{self.gap_exceeded_epoch + 1} for {_epochs(self.patience)}"
             )
         if not parts:
             if self.last_epoch is None:
@@ -290,3 +290,7 @@ def draw_subset(train_data, size, seed):
         return None if part is None else np.asarray(part)[index]
 
     return take(x), take(y), take(w)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' if count != 1 else ''}"

@@ -183,7 +183,13 @@ def summary_text(run, summary, width: int, metrics=None) -> Text:
     s, records = summary, run.records
     lines = []
     if s.best_epoch is not None:
-        lines.append(("Best epoch", [f"{s.best_epoch + 1} of {s.epochs}: {s.monitor} {figure(s.best_value)}"], ""))
+        if not s.first_epoch:
+            run_here = f"of {s.epochs}"
+        elif s.epochs == 1:
+            run_here = "(resumed at it)"
+        else:
+            run_here = f"of epochs {s.first_epoch + 1}-{s.first_epoch + s.epochs} (resumed)"
+        lines.append(("Best epoch", [f"{s.best_epoch + 1} {run_here}: {s.monitor} {figure(s.best_value)}"], ""))
     if s.final_logs:
         shown = [k for k in run.columns(metrics) if not k.startswith("gap_") and k in s.final_logs]
         if shown:

@@ -73,6 +73,8 @@ class TrainingSummary:
 
     Attributes:
         epochs: epochs run.
+        first_epoch: the first of them, 0-based (above 0 when the fit resumed,
+            with ``initial_epoch`` or ``keras.callbacks.BackupAndRestore``).
         monitor: the log key that chose the best epoch.
         best_epoch: the best epoch, 0-based.
         best_value: the value of ``monitor`` at the best epoch.
@@ -87,6 +89,7 @@ class TrainingSummary:
     """
 
     epochs: int
+    first_epoch: int
     monitor: str | None
     best_epoch: int | None
     best_value: float | None
@@ -188,6 +191,8 @@ class ReportRun:
                              steps=steps, images=self.images(steps), learning_rate=lr)
         self.records.append(record)
         improved = self._update_best(record, choose)
+        if len(self.records) == 1 and epoch > 0:  # initial_epoch, or BackupAndRestore resuming
+            self.notes.insert(0, _resumed_note(epoch, self.epochs))
         if not steps and not any(r.steps for r in self.records[:-1]):
             self.notes.insert(0, f"Epoch {epoch + 1} ran no training step: the data given to fit is empty.")
         return record, improved
@@ -239,6 +244,7 @@ class ReportRun:
             monitor = None
         return TrainingSummary(
             epochs=len(records),
+            first_epoch=records[0].epoch if records else 0,
             monitor=self.monitor,
             best_epoch=best.epoch if best else None,
             best_value=best.logs.get(self.monitor) if best else None,
@@ -361,3 +367,10 @@ def trial_header(trial, oracle) -> str:
         }
     settings = ", ".join(f"{k}={general_number(v)}" for k, v in values.items())
     return f"Trial #{number}" + (f": {settings}" if settings else "")
+
+
+def _resumed_note(epoch: int, epochs: int | None) -> str:
+    """``Resumed at epoch 4/6: epochs 1-3 ran in an earlier fit, not in this report.``"""
+    total = f"/{epochs}" if epochs else ""
+    earlier = "epoch 1" if epoch == 1 else f"epochs 1-{epoch}"
+    return f"Resumed at epoch {epoch + 1}{total}: {earlier} ran in an earlier fit, not in this report."

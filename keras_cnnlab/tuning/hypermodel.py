@@ -23,6 +23,7 @@ from keras_cnnlab.compiling import check_labels, compile_for, label_encoding
 from keras_cnnlab.models import assemble_cnn, check_input_shape
 from keras_cnnlab.tuning.block_plan import BlockPlan, plan_block_count, plan_blocks
 from keras_cnnlab.tuning.gc_freeze import _FREEZER
+from keras_cnnlab.tuning.global_settings import KerasSettings
 from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
 from keras_cnnlab.tuning.search_checks import check_search, resolve_encoding
 from keras_cnnlab.tuning.search_guard import guard_search
@@ -30,6 +31,7 @@ from keras_cnnlab.tuning.search_space import as_search_space
 from keras_cnnlab.tuning.trial_choices import augmentation_layer, declare_batch_size, declare_trial
 from keras_cnnlab.tuning.trial_fit import (
     CosineSchedule,
+    check_trial_batches,
     fit_search,
     record_trial_figures,
     tell_reports,
@@ -160,6 +162,12 @@ class CNNHyperModel(keras_tuner.HyperModel):
             collected. With ``True``, call ``gc.unfreeze()`` after the search if
             the process goes on to other work.
 
+    The ``keras.distribution`` (e.g. ``DataParallel`` under JAX) and the global
+    dtype policy (e.g. ``"mixed_float16"``) in force when the hypermodel is
+    created are set again before every trial's model is built: KerasTuner's
+    ``keras.backend.clear_session()`` before each trial would otherwise drop
+    them (:mod:`keras_cnnlab.tuning.global_settings`).
+
     Example:
 
     ```python
@@ -197,6 +205,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         self.freeze_gc = bool(freeze_gc)
         if self.freeze_gc:
             _FREEZER.listen()  # before the search's first collection
+        self.keras_settings = KerasSettings.now()  # KerasTuner's clear_session forgets them
         self.data_format = check_data_format(data_format)
         self.input_shape = check_input_shape(input_shape, self.data_format)
         self.num_classes = check_positive_int(num_classes, "num_classes")
@@ -252,6 +261,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             _FREEZER.before_build(in_search=tuner is not None)
         if tuner is not None:
             guard_search(tuner)
+        self.keras_settings.restore()
         choice = self._declare(hp)
         augmentation = None
         if choice["preset"] not in (None, "none"):
@@ -333,7 +343,14 @@ class CNNHyperModel(keras_tuner.HyperModel):
             # The labels and the hypermodel's arguments are the same in every trial:
             # a FatalValueError stops the search at once instead of failing each trial.
             raise keras_tuner.errors.FatalValueError(str(error)) from None
+        same_batch = "batch_size" in kwargs or len(self.search_space.spec("batch_size").candidates()) <= 1
         self._pass_batch_size(hp, kwargs.get("x", args[0] if args else None), kwargs)
+        try:
+            check_trial_batches(model, args, kwargs)
+        except ValueError as error:  # the same batch size in every trial: stop the search at once
+            if same_batch:
+                raise keras_tuner.errors.FatalValueError(str(error)) from None
+            raise
         callbacks = trial_callbacks(
             report=self.report, gap_monitor=self.gap_monitor, gap_penalty=self.gap_penalty,
             batch_size=kwargs.get("batch_size"),

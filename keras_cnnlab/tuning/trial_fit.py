@@ -16,6 +16,7 @@ from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
 
 __all__ = [
     "CosineSchedule",
+    "check_trial_batches",
     "fit_search",
     "record_trial_figures",
     "tell_reports",
@@ -52,6 +53,26 @@ def fit_search(callbacks):
     if tuner is None:
         tuner, trial = _internals.calling_search()
     return tuner, trial
+
+
+def check_trial_batches(model, args, kwargs) -> None:
+    """Check that the trial's batches split over the replicas of its strategy or distribution.
+
+    ``args`` and ``kwargs`` are those of the trial's ``model.fit``; Keras's default
+    batch size (32) counts when none is given. A ``ValueError`` names
+    ``batch_size`` and the replica count (:func:`keras_cnnlab.distribute.check_fit_batches`).
+    """
+    from keras_cnnlab.distribute import check_fit_batches
+
+    x = kwargs.get("x", args[0] if args else None)
+    batch_size = kwargs.get("batch_size") or 32
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
+        return  # fit itself names a batch size that is not a whole number
+    check_fit_batches(
+        model, int(batch_size), x, validation_data=kwargs.get("validation_data"),
+        validation_split=kwargs.get("validation_split", 0.0),
+        validation_batch_size=kwargs.get("validation_batch_size"),
+    )
 
 
 def trial_callbacks(*, report: bool, gap_monitor: bool, gap_penalty, batch_size=None) -> list:
