@@ -430,6 +430,20 @@ def emit(rows: Sequence[dict], args: argparse.Namespace, *, title: str, info: di
 # -- worker processes that time one epoch per request ---------------------------------
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 now."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def serve_epochs(epoch: Callable[[], float], ready: dict) -> int:
     """The worker's side: print ``READY <json>``, then answer each ``epoch`` line on stdin
     with ``EPOCH <seconds>`` until any other line (or the end of stdin)."""
@@ -475,8 +489,16 @@ class EpochWorker:
         return text is not None
 
     def epoch(self) -> float:
+        self.ask()
+        return self.answer()
+
+    def ask(self) -> None:
+        """Ask for one epoch without waiting for it (:meth:`answer` waits)."""
         self.process.stdin.write("epoch\n")
         self.process.stdin.flush()
+
+    def answer(self) -> float:
+        """The seconds of the epoch asked for."""
         text = self._read("EPOCH ")
         if text is None:
             raise RuntimeError(f"{self.name} worker failed: {self.error}")

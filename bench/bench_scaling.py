@@ -9,7 +9,11 @@ images at the same global batch, always on the CPU (any GPU is hidden):
   ``tf.distribute.MirroredStrategy`` over both;
 - ``jax-one``: JAX, one CPU device;
 - ``jax-dp``: JAX with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``,
-  ``keras.distribution.DataParallel`` over both.
+  ``keras.distribution.DataParallel`` over both;
+- ``tf-mwms``: TensorFlow, ``tf.distribute.MultiWorkerMirroredStrategy`` over two
+  worker processes on 127.0.0.1 (one CPU device each; the benchmark talks to
+  worker 0, which starts worker 1 and asks it for the same epochs), with
+  :func:`keras_cnnlab.distribute.patch_multi_worker_fit`.
 
 Each worker builds build_cnn's default network for the digits (8x8x1), trains
 one untimed epoch (tracing, compilation), then waits; this process asks the
@@ -42,14 +46,24 @@ VARIANTS = {
     "tf-mirrored": ("tensorflow", 2, "TensorFlow, MirroredStrategy over 2 logical CPU devices"),
     "jax-one": ("jax", 1, "JAX, one device"),
     "jax-dp": ("jax", 2, "JAX, keras.distribution.DataParallel over 2 CPU devices"),
+    "tf-mwms": ("tensorflow", 2, "TensorFlow, MultiWorkerMirroredStrategy over 2 worker processes"),
 }
-BASELINE = {"tf-mirrored": "tf-one", "jax-dp": "jax-one"}
+BASELINE = {"tf-mirrored": "tf-one", "jax-dp": "jax-one", "tf-mwms": "tf-one"}
 
 
-def _distribute(backend: str, devices: int):
-    """Set the devices up (before the backend starts) and return the scope to build in."""
+def _distribute(variant: str):
+    """Set the devices up (before the backend starts); the scope to build in and the replicas."""
     import contextlib
 
+    backend, devices, _ = VARIANTS[variant]
+    if variant == "tf-mwms":
+        import tensorflow as tf
+
+        from keras_cnnlab.distribute import patch_multi_worker_fit
+
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()  # from TF_CONFIG
+        patch_multi_worker_fit()
+        return strategy.scope(), strategy.num_replicas_in_sync
     if backend == "tensorflow" and devices > 1:
         import tensorflow as tf
 
@@ -92,8 +106,17 @@ def step_timer_class():
 
 def worker(args) -> int:
     """Serve ``epoch`` requests on stdin with one training epoch; reply with its seconds."""
-    backend, devices, _ = VARIANTS[args.variant]
-    scope, replicas = _distribute(backend, devices)
+    peer = None
+    if args.variant == "tf-mwms":
+        import json
+
+        ports = args.cluster.split(",")
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": ports}, "task": {"type": "worker",
+                                                                                     "index": args.task}})
+        if args.task == 0:  # worker 1 trains each epoch beside this one
+            peer = _common.EpochWorker("tf-mwms worker 1", _command("tf-mwms", args, task=1, cluster=args.cluster),
+                                       dict(os.environ))
+    scope, replicas = _distribute(args.variant)
     import keras
     import numpy as np
 
@@ -112,13 +135,24 @@ def worker(args) -> int:
     timer = StepTimer()
 
     def epoch():
+        if peer is not None:
+            peer.ask()
         model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timer])
+        if peer is not None:
+            peer.answer()
         return timer.seconds
 
-    epoch()
+    # untimed, tracing included (worker 1 runs its own beside this one, then says READY)
+    model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timer])
+    if peer is not None and not peer.ready():
+        raise RuntimeError(f"worker 1 failed: {peer.error}")
     info = _common.machine_info(keras.backend.backend())
-    return _common.serve_epochs(epoch, {"images": n, "steps": n // args.batch_size, "replicas": replicas,
-                                        "version": info["backend_version"]})
+    try:
+        return _common.serve_epochs(epoch, {"images": n, "steps": n // args.batch_size, "replicas": replicas,
+                                            "version": info["backend_version"]})
+    finally:
+        if peer is not None:
+            peer.close()
 
 
 def start_worker(variant, args) -> _common.EpochWorker:
@@ -132,11 +166,21 @@ def start_worker(variant, args) -> _common.EpochWorker:
         flags.append("--xla_backend_optimization_level=0")
     if any(flags):
         env["XLA_FLAGS"] = " ".join(f for f in flags if f)
+    cluster = None
+    if variant == "tf-mwms":
+        cluster = ",".join(f"127.0.0.1:{port}" for port in _common.free_ports(2))
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return _common.EpochWorker(variant, _command(variant, args, cluster=cluster), env)
+
+
+def _command(variant, args, task=0, cluster=None) -> list[str]:
     command = [sys.executable, __file__, "--worker", "--variant", variant, "--tile", str(args.tile),
-               "--batch-size", str(args.batch_size)]
+               "--batch-size", str(args.batch_size), "--task", str(task)]
+    if cluster:
+        command += ["--cluster", cluster]
     if args.smoke:
         command.append("--smoke")
-    return _common.EpochWorker(variant, command, env)
+    return command
 
 
 def _rows(variants, workers, timings, args) -> list[dict]:
@@ -181,6 +225,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--task", type=int, default=0, help=argparse.SUPPRESS)  # tf-mwms: the worker index
+    parser.add_argument("--cluster", default=None, help=argparse.SUPPRESS)  # tf-mwms: both workers' addresses
     args = parser.parse_args(argv)
     args.tile = args.tile or (1 if args.smoke else 2)
     if args.worker:

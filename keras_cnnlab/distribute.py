@@ -29,7 +29,7 @@ import math
 
 from keras_cnnlab._validation import check_int, check_positive_int
 
-__all__ = ["check_fit_batches", "check_global_batch", "is_chief", "replica_count"]
+__all__ = ["check_fit_batches", "check_global_batch", "is_chief", "patch_multi_worker_fit", "replica_count"]
 
 
 def _replicas(model=None) -> tuple[int, str, bool]:
@@ -227,4 +227,91 @@ def is_chief(model=None) -> bool:
         import jax
 
         return jax.process_index() == 0
+    return True
+
+
+def patch_multi_worker_fit() -> bool:
+    """Let Keras 3's ``fit`` run under ``tf.distribute.MultiWorkerMirroredStrategy``.
+
+    Keras 3 (checked with 3.15 and TensorFlow 2.21) fails there at the first batch
+    of every ``fit`` and ``evaluate``
+    (`keras-team/keras#20585 <https://github.com/keras-team/keras/issues/20585>`_):
+
+    1. to build the model it asks the strategy to reduce the whole ``(x, y)``
+       batch at once, which this strategy cannot (``ValueError: Attempt to
+       convert a value (PerReplica:{...}) ... to a Tensor``);
+    2. it then reduces the scalar logs over the workers along an axis 0 they do
+       not have (``Invalid reduction dimension 0 for input with 0 dimensions``).
+
+    This replaces, in this process, the two functions of
+    ``keras.src.backend.tensorflow.trainer`` involved, with versions that
+    reduce one tensor at a time and scalars over no axis. Only runs under a
+    multi-worker strategy take the new paths; every other run does what Keras
+    does. Call it once in every worker, before ``fit``; calling it again does
+    nothing. Drop it once Keras fixes the issue.
+
+    Returns:
+        ``True`` when it patched now, ``False`` when this process was patched
+        already.
+
+    Raises:
+        RuntimeError: under a backend other than TensorFlow, or with a Keras
+            whose trainer no longer has the functions patched (then check
+            whether the issue is fixed in that version).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "patch_multi_worker_fit() is for the TensorFlow backend (MultiWorkerMirroredStrategy); "
+            f"this process runs {keras.backend.backend()!r}. Under JAX use keras.distribution instead."
+        )
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    needed = ("_collective_all_reduce_multi_worker", "_is_per_replica_instance", "reduce_per_replica")
+    missing = [name for name in needed if not hasattr(trainer, name)]
+    if missing or not hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build"):
+        raise RuntimeError(
+            f"keras {keras.__version__} changed the functions patch_multi_worker_fit() replaces "
+            f"({', '.join(missing) or 'TensorFlowTrainer._maybe_symbolic_build'}); check whether "
+            "keras-team/keras#20585 is fixed in it and fit runs without the patch."
+        )
+    if getattr(trainer.reduce_per_replica, "_keras_cnnlab_patch", False):
+        return False
+    build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    reduce_per_replica = trainer.reduce_per_replica
+    multi_worker = trainer._collective_all_reduce_multi_worker
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if iterator is None or strategy is None or not multi_worker(strategy):
+            return build(self, iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:  # the first batch, one tensor reduced at a time
+            batch = next(batches)
+            break
+        else:
+            return build(self, data_batch=data_batch)
+        data_batch = tree.map_structure(
+            lambda v: strategy.reduce("MEAN", v, axis=None) if isinstance(v, tf.distribute.DistributedValues) else v,
+            batch,
+        )
+        return build(self, data_batch=data_batch)
+
+    def _reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not multi_worker(strategy):
+            return reduce_per_replica(values, strategy, reduction)
+
+        def one(value):  # a scalar is reduced over no axis, anything else over the batch axis
+            if not trainer._is_per_replica_instance(value):
+                return value
+            rank = strategy.experimental_local_results(value)[0].shape.rank
+            return strategy.reduce("MEAN", value, axis=None if rank == 0 else 0)
+
+        return tree.map_structure(one, values)
+
+    _reduce_per_replica._keras_cnnlab_patch = True
+    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    trainer.reduce_per_replica = _reduce_per_replica
     return True

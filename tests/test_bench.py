@@ -290,11 +290,13 @@ def test_bench_backends_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_bench_scaling_smoke(tmp_path):
-    rows = smoke_rows(tmp_path, "bench_scaling.py", "--variants", "tf-one,tf-mirrored")
+    rows = smoke_rows(tmp_path, "bench_scaling.py", "--variants", "tf-one,tf-mirrored,tf-mwms")
     one = find(rows, "Scaling: training step, global batch 64, TensorFlow, one device")
     mirrored = find(rows, "Scaling: training step, global batch 64, TensorFlow, MirroredStrategy")
-    assert "1 replica" in one["value"] and "2 replicas" in mirrored["value"]
-    assert mirrored["ratio"] > 0 and mirrored["baseline"].startswith("TensorFlow, one device: ")
+    workers = find(rows, "Scaling: training step, global batch 64, TensorFlow, MultiWorkerMirroredStrategy")
+    assert "1 replica" in one["value"] and "2 replicas" in mirrored["value"] and "2 replicas" in workers["value"]
+    for row in (mirrored, workers):
+        assert row["ratio"] > 0 and row["baseline"].startswith("TensorFlow, one device: ")
 
 
 @pytest.mark.slow

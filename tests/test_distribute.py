@@ -190,3 +190,21 @@ def test_recipe_fit_checks_the_batches_before_training():
     with first, second:
         Recipe(batch_size=32, epochs=1).fit(model, x, y, validation_data=(x[:64], y[:64]))
     assert trained[0]["batch_size"] == 32
+
+
+@pytest.mark.multibackend
+def test_patch_multi_worker_fit_only_under_tensorflow_and_once():
+    from keras_cnnlab.distribute import patch_multi_worker_fit
+
+    if keras.backend.backend() != "tensorflow":
+        with pytest.raises(RuntimeError, match=rf"for the TensorFlow backend .* runs '{keras.backend.backend()}'"):
+            patch_multi_worker_fit()
+        return
+    patch_multi_worker_fit()
+    assert patch_multi_worker_fit() is False  # already patched
+    # outside a multi-worker strategy fit does what Keras does (the cluster case: test_scaling_tf.py)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    keras.utils.set_random_seed(0)
+    history = model.fit(np.ones((8, 4)), np.zeros((8, 2)), epochs=2, batch_size=4, verbose=0)
+    assert len(history.history["loss"]) == 2 and history.history["loss"][1] < history.history["loss"][0]

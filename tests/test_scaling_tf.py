@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -179,44 +180,12 @@ try:
     unpatched = None
 except Exception as error:
     unpatched = f"{type(error).__name__}: {str(error)[:200]}"
-from keras.src import tree
-from keras.src.backend.tensorflow import trainer as tf_trainer
+from keras_cnnlab.distribute import patch_multi_worker_fit
 
-build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
-reduce_per_replica = tf_trainer.reduce_per_replica
-
-
-def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    # Fault 1: strategy.reduce() is given the whole (x, y) tuple; MWMS reduces one tensor at a time.
-    if iterator is not None and self._distribute_strategy is not None:
-        for _, _, it in iterator:
-            batch = next(it)
-            break
-        s = self.distribute_strategy
-        data_batch = tree.map_structure(
-            lambda v: s.reduce("MEAN", v, axis=None) if isinstance(v, tf.distribute.DistributedValues) else v,
-            batch,
-        )
-    return build(self, data_batch=data_batch)
-
-
-def _reduce_per_replica(values, strategy, reduction):
-    # Fault 2: scalar logs are reduced with axis=0 across workers; a scalar has no axis 0.
-    if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
-        def one(v):
-            if not tf_trainer._is_per_replica_instance(v):
-                return v
-            rank = strategy.experimental_local_results(v)[0].shape.rank
-            return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
-        return tree.map_structure(one, values)
-    return reduce_per_replica(values, strategy, reduction)
-
-
-tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
-tf_trainer.reduce_per_replica = _reduce_per_replica
+patched = [patch_multi_worker_fit(), patch_multi_worker_fit()]  # once: the second call does nothing
 history = fit()
 print("RESULT " + json.dumps({
-    "task": task, "replicas": strategy.num_replicas_in_sync, "unpatched": unpatched,
+    "task": task, "replicas": strategy.num_replicas_in_sync, "unpatched": unpatched, "patched": patched,
     "should_checkpoint": strategy.extended.should_checkpoint,
     "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     "stopped": monitor.stopped_epoch, "restored": monitor.restored_epoch,
@@ -238,41 +207,50 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _two_workers(folder: Path) -> dict:
-    """Both workers' RESULT and output: a chief-less cluster, worker 0 acting as chief."""
-    script = folder / "worker.py"
-    script.write_text(WORKER)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    env = {**os.environ, **ENV, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _start_workers(folder: Path, script: str, ports: list[int], env_extra=None) -> list:
+    """One process per port running ``script`` with its TF_CONFIG (a chief-less cluster), output to a file."""
+    path = folder / "worker.py"
+    path.write_text(script)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    env = {**os.environ, **ENV, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    processes, outputs = [], []
-    started = time.monotonic()
-    for index in range(2):
+    workers = []
+    for index in range(len(ports)):
         config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        output = open(folder / f"worker{index}.out", "w+")  # noqa: SIM115 (closed below)
-        outputs.append(output)
-        processes.append(subprocess.Popen(
-            [sys.executable, str(script)], env={**env, "TF_CONFIG": json.dumps(config)},
-            stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
-        ))
-    try:
-        for process in processes:
-            process.wait(timeout=max(1.0, CLUSTER_TIMEOUT - (time.monotonic() - started)))
-    except subprocess.TimeoutExpired:
-        pass
-    hung = [i for i, p in enumerate(processes) if p.poll() is None]
-    for process in processes:
+        output = open(folder / f"worker{index}-{time.monotonic_ns()}.out", "w+")  # noqa: SIM115 (closed in _wait)
+        process = subprocess.Popen([sys.executable, str(path)], env={**env, "TF_CONFIG": json.dumps(config)},
+                                   stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+        workers.append((process, output))
+    return workers
+
+
+def _wait(workers, timeout: float = CLUSTER_TIMEOUT) -> tuple[list[int | None], list[str]]:
+    """(exit codes, outputs) of ``workers``; ``None`` for one still running after ``timeout`` (then killed)."""
+    started = time.monotonic()
+    for process, _ in workers:
+        try:
+            process.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
+        except subprocess.TimeoutExpired:
+            pass
+    codes = [process.poll() for process, _ in workers]
+    texts = []
+    for process, output in workers:
         if process.poll() is None:
             process.kill()
             process.wait()
-    texts = []
-    for output in outputs:
         output.seek(0)
         texts.append(output.read())
         output.close()
+    return codes, texts
+
+
+def _two_workers(folder: Path) -> dict:
+    """Both workers' RESULT and output: a chief-less cluster, worker 0 acting as chief."""
+    codes, texts = _wait(_start_workers(folder, WORKER, _free_ports(2)))
+    hung = [i for i, code in enumerate(codes) if code is None]
     assert not hung, f"workers {hung} hung:\n{texts[hung[0]][-3000:]}"
-    for process, text in zip(processes, texts):
-        assert process.returncode == 0, text[-3000:]
+    for code, text in zip(codes, texts):
+        assert code == 0, text[-3000:]
     return {"outputs": texts, "results": [_result(text) for text in texts]}
 
 
@@ -287,8 +265,9 @@ def test_two_workers_with_the_report_and_the_gap_monitor(tmp_path):
     first, second = cluster["results"]
     for result in (first, second):
         assert result["replicas"] == 2
-        # keras-team/keras#20585: when this fails, Keras fixed it; drop the patch in WORKER
+        # keras-team/keras#20585: when this fails, Keras fixed it; patch_multi_worker_fit can go
         assert result["unpatched"].startswith("ValueError: Attempt to convert a value (PerReplica:")
+        assert result["patched"] == [True, False]
 
     # the logs are all-reduced, so every worker judges the same figures
     assert first["history"] == second["history"]
@@ -308,3 +287,90 @@ def test_two_workers_with_the_report_and_the_gap_monitor(tmp_path):
     assert (first["should_checkpoint"], second["should_checkpoint"]) == (True, False)
     # the other worker keeps its report in memory and its monitor quiet: nothing printed twice
     assert "Training:" not in other and "Epoch 1/4" not in other and "OverfittingGapMonitor" not in other
+
+
+# --- BackupAndRestore: a worker killed mid-epoch, the cluster restarted ------------------
+
+RESUMING_WORKER = r'''
+import json, os, signal
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.distribute import collective_all_reduce_strategy
+
+# A worker that loses a peer notices it at the next health check (every 30 s by default):
+# every 2 s here, so that the test does not wait.
+collective_all_reduce_strategy.CollectiveAllReduceExtended._check_health_interval = 2
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+import keras
+from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport, build_cnn, compile_for, load_dataset
+from keras_cnnlab.distribute import patch_multi_worker_fit
+
+patch_multi_worker_fit()
+task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+kill_epoch = int(os.environ.get("KILL_EPOCH", "-1")) if task == 1 else -1
+data = load_dataset("digits")
+x, y = data.x_train[:256], data.y_train[:256]
+keras.utils.set_random_seed(0)
+with strategy.scope():
+    model = build_cnn(data.input_shape, 10, filters=(8, 16), seed=0)
+    compile_for(model, y)
+
+
+def sums():
+    return [float(np.sum(v.numpy())) for v in model.trainable_variables]
+
+
+class Trace(keras.callbacks.Callback):
+    """Prints the weights when training starts (after the restore) and after every epoch."""
+
+    def on_train_begin(self, logs=None):
+        print("BEGIN " + json.dumps(sums()), flush=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == kill_epoch and batch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the machine dying: no hook, no clean-up
+
+    def on_epoch_end(self, epoch, logs=None):
+        print("EPOCH " + json.dumps({"epoch": epoch, "weights": sums()}), flush=True)
+
+
+# Keras 3's BackupAndRestore is not multi-worker aware: every worker writes its own backup
+backup = keras.callbacks.BackupAndRestore(os.path.join(os.environ["BACKUP"], f"worker{task}"))
+monitor = OverfittingGapMonitor(max_gap=None, unbiased_subset=64, train_data=(x, y))
+history = model.fit(x, y, validation_data=(data.x_val[:64], data.y_val[:64]), epochs=6, batch_size=32,
+                    callbacks=[backup, Trace(), RichTrainingReport(width=100), monitor], verbose=0)
+print("RESULT " + json.dumps({"epochs": history.epoch, "weights": sums()}), flush=True)
+'''
+
+
+def _lines(text: str, tag: str) -> list:
+    return [json.loads(line[len(tag) + 1:]) for line in text.splitlines() if line.startswith(tag + " ")]
+
+
+@pytest.mark.slow
+def test_backup_and_restore_resumes_a_killed_worker_without_losing_epochs(tmp_path):
+    ports = _free_ports(2)
+    env = {"BACKUP": str(tmp_path / "backup")}
+    # worker 1 dies at step 3 of epoch 4; worker 0 finds its peer gone and stops with an error
+    codes, (first, second) = _wait(_start_workers(tmp_path, RESUMING_WORKER, ports, {**env, "KILL_EPOCH": "3"}))
+    assert codes[1] == -signal.SIGKILL, second[-3000:]
+    assert codes[0] not in (None, 0), first[-3000:]  # not hung in a collective: it failed, and said why
+    assert "UnavailableError" in first or "is down" in first, first[-3000:]
+    done = {index: [e["epoch"] for e in _lines(text, "EPOCH")] for index, text in enumerate((first, second))}
+    assert done == {0: [0, 1, 2], 1: [0, 1, 2]}
+    before = {index: _lines(text, "EPOCH")[-1]["weights"] for index, text in enumerate((first, second))}
+
+    # both restarted, as a cluster manager would: each restores its backup and goes on from epoch 4
+    codes, (first, second) = _wait(_start_workers(tmp_path, RESUMING_WORKER, ports, env))
+    assert codes == [0, 0], (first + second)[-3000:]
+    for index, text in enumerate((first, second)):
+        assert _lines(text, "BEGIN")[0] == before[index]  # the weights of the last completed epoch
+        assert _lines(text, "RESULT")[0]["epochs"] == [3, 4, 5]  # nothing redone, nothing lost
+    assert _lines(first, "RESULT")[0]["weights"] == _lines(second, "RESULT")[0]["weights"]
+    # the chief's report says where it resumed and numbers the epochs of the whole run
+    assert "Resumed at epoch 4/6: epochs 1-3 ran in an earlier fit, not in this report." in first
+    assert [line.split()[1] for line in first.splitlines() if line.startswith("Epoch ")] == ["4/6", "5/6", "6/6"]
+    assert "Resumed" not in second and "Epoch 4/6" not in second

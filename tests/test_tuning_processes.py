@@ -23,6 +23,13 @@ JOB = r'''
 import json, os, signal, sys, time, types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+STRATEGY = None
+if os.environ.get("JOB_MIRRORED") == "1":  # each trial over two logical CPU devices
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    STRATEGY = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 import keras_tuner as kt
 
 from keras_cnnlab.data import load_dataset
@@ -51,6 +58,8 @@ class Job(CNNHyperModel):
             os.kill(os.getpid(), signal.SIGKILL)
         while HOLD:
             time.sleep(0.1)
+        strategy = model.distribute_strategy
+        log("strategy", f"{type(strategy).__name__}/{strategy.num_replicas_in_sync}")
         return super().fit(hp, model, *args, **kwargs)
 
 
@@ -81,7 +90,7 @@ hypermodel = Job(
 )
 tuner = Tuner(
     hypermodel, objective="val_accuracy", max_trials=max_trials, directory=directory,
-    project_name="job", overwrite=False, seed=7,
+    project_name="job", overwrite=False, seed=7, distribution_strategy=STRATEGY,
 )
 tuner.search(
     data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=1, verbose=0
@@ -256,5 +265,34 @@ def test_chief_and_two_workers_survive_a_killed_worker(tmp_path):
     assert len(summary["trials"]) == 3
     for trial in summary["trials"].values():
         assert trial["status"] == "COMPLETED"
+        assert trial["reloaded"] == trial["rebuilt"] == trial["params"]
+    assert summary["best_reloaded_accuracy"] == pytest.approx(summary["best_score"], abs=1e-6)
+
+
+def test_chief_and_two_workers_each_training_its_trials_under_mirrored_strategy(tmp_path):
+    # the two ways to spend more hardware together: trials spread over workers, and every
+    # trial split over two devices of its worker (KerasTuner's distribution_strategy=)
+    job = Job(tmp_path, max_trials=4)
+    port = free_port()
+    chief = job.start(**tuner_environment("chief", port))
+    workers = [job.start(JOB_MIRRORED="1", **tuner_environment(f"tuner{i}", port)) for i in range(2)]
+    try:
+        for process in [*workers, chief]:
+            code, out = _wait(process)
+            assert code == 0, out[-3000:]
+    finally:
+        for p in [chief, *workers]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    events = job.events()
+    ends = [e for e in events if e[0] == "end"]
+    assert len(ends) == 4 and len({e[1] for e in ends}) == 4  # every trial once
+    assert {e[2] for e in ends} <= {"tuner0", "tuner1"}
+    # every trial trained under its worker's strategy, over both devices
+    assert [e[1] for e in events if e[0] == "strategy"] == ["MirroredStrategy/2"] * 4
+    summary = json.loads((job.directory / "summary.json").read_text())
+    assert {t["status"] for t in summary["trials"].values()} == {"COMPLETED"}
+    for trial in summary["trials"].values():
         assert trial["reloaded"] == trial["rebuilt"] == trial["params"]
     assert summary["best_reloaded_accuracy"] == pytest.approx(summary["best_score"], abs=1e-6)
