@@ -11,7 +11,7 @@ and ``<!-- /bench -->`` markers, from the same rows.
 
     python bench/run_all.py                  # all benchmarks, rewrites bench/RESULTS.md (make bench)
     python bench/run_all.py --smoke          # every script's smoke run, to a temporary file
-    python bench/run_all.py --only blocks,import
+    python bench/run_all.py --only blocks,import   # to a temporary file; refills the docs' figures
 """
 
 from __future__ import annotations
@@ -238,7 +238,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny runs; writes to a temporary file, not RESULTS.md")
     parser.add_argument("--only", help="comma-separated benchmark names: " + ", ".join(b.name for b in BENCHMARKS))
-    parser.add_argument("--output", help="where to write the table (default bench/RESULTS.md; a temporary file with --smoke)")
+    parser.add_argument("--output", help="where to write the table (default bench/RESULTS.md; a temporary file "
+                                         "with --smoke or --only, whose rows go into RESULTS.md by hand)")
     parser.add_argument(
         "--timeout", type=float, default=None,
         help="seconds per script (default 480, 900 for tuning and accuracy; smoke 300)",
@@ -256,7 +257,7 @@ def main(argv=None) -> int:
         chosen = [b for b in BENCHMARKS if b.name in names]
     if args.output:
         output = Path(args.output)
-    elif args.smoke:
+    elif args.smoke or args.only:  # a partial run must not replace the whole RESULTS.md
         fd, name = tempfile.mkstemp(prefix="bench_results_", suffix=".md")
         os.close(fd)
         output = Path(name)
@@ -281,6 +282,8 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(outcomes, info=info, total=total, smoke=args.smoke, command=command), encoding="utf-8")
     print(f"\nwrote {output} ({total / 60:.1f} min)")
+    if args.only and not args.smoke and args.output is None:
+        print(f"bench/RESULTS.md is unchanged: replace its rows of {args.only} with those of {output}")
     if not args.smoke and args.output is None:
         stamp = datetime.datetime.now().strftime("%Y-%m-%d")
         for page in update_docs(outcomes, stamp=stamp):

@@ -261,15 +261,18 @@ class Recipe:
         return model.fit(x, y, epochs=self.epochs, batch_size=self.batch_size, **fit_kwargs)
 
     def predict(self, model, x, *, batch_size=256, data_format=None) -> np.ndarray:
-        """Class probabilities, averaged with the mirror images' when ``flip_tta``."""
+        """Class probabilities, averaged with the mirror images' when ``flip_tta``.
+
+        Under data parallelism any number of images works: the last batch is
+        padded to split over the replicas, and the padding's predictions dropped.
+        """
         from keras_cnnlab._validation import check_data_format
 
         x = np.asarray(x)
-        probabilities = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+        probabilities = _predict(model, x, batch_size)
         if self.flip_tta:
             axis = -2 if check_data_format(data_format) == "channels_last" else -1
-            mirrored = np.asarray(model.predict(np.flip(x, axis=axis), batch_size=batch_size, verbose=0))
-            probabilities = (probabilities + mirrored) / 2
+            probabilities = (probabilities + _predict(model, np.flip(x, axis=axis), batch_size)) / 2
         return probabilities
 
     def evaluate(self, model, x, y, *, batch_size=256, data_format=None) -> float:
@@ -328,3 +331,22 @@ def default_recipe(data="digits", **overrides) -> Recipe:
     name = data if isinstance(data, str) else getattr(data, "name", None)
     recipe = RECIPES.get(name, _LARGE if name in ("mnist", "fashion_mnist", "cifar10") else Recipe())
     return recipe.replace(**overrides) if overrides else recipe
+
+
+def _predict(model, x, batch_size) -> np.ndarray:
+    """``model.predict`` on every image of ``x``, whatever the replicas of its strategy or distribution.
+
+    Each batch must split evenly over the replicas (JAX needs every batch to,
+    TensorFlow the first), so ``x`` is padded with copies of its last image to
+    a multiple of the replica count, and the batch size rounded to one.
+    """
+    from keras_cnnlab.distribute import replica_count
+
+    replicas = replica_count(model)
+    if replicas > 1 and len(x):
+        batch_size = max(batch_size // replicas, 1) * replicas
+        pad = -len(x) % replicas
+        if pad:
+            padded = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+            return np.asarray(model.predict(padded, batch_size=batch_size, verbose=0))[: len(x)]
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

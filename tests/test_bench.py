@@ -175,6 +175,29 @@ def test_run_all_collects_rows_and_reports_missing_and_failing_scripts(tmp_path)
     assert json.loads((tmp_path / "json" / "blocks.json").read_text())[0]["ratio"] == 1.01
 
 
+def test_run_all_only_leaves_the_other_rows_of_results_md_alone(tmp_path, monkeypatch, capsys):
+    fake = tmp_path / "bench"
+    fake.mkdir()
+    (fake / "bench_trace.py").write_text(textwrap.dedent("""
+        import json, sys
+        row = dict(figure="Trace: x", value="1 s", baseline=None, ratio=None, target=None, met=None,
+                   command="python bench/bench_trace.py")
+        json.dump([row], open(sys.argv[sys.argv.index("--json") + 1], "w"))
+    """))
+    results = tmp_path / "RESULTS.md"
+    results.write_text("every other benchmark's rows\n")
+    monkeypatch.setattr(_common, "BENCH_DIR", tmp_path)
+    refilled = []
+    monkeypatch.setattr(run_all, "update_docs", lambda outcomes, stamp: refilled.extend(outcomes) or [])
+    assert run_all.main(["--only", "trace", "--bench-dir", str(fake)]) == 0
+    assert results.read_text() == "every other benchmark's rows\n"  # a partial run replaces nothing
+    out = capsys.readouterr().out
+    written = Path(out.split("wrote ")[1].split(" (")[0])
+    assert "| Trace: x | 1 s |" in written.read_text()
+    assert f"bench/RESULTS.md is unchanged: replace its rows of trace with those of {written}" in out
+    assert [o.benchmark.name for o in refilled] == ["trace"]  # the docs' figures are still refilled
+
+
 def test_run_all_passes_the_tuning_rows_to_the_accuracy_benchmark(tmp_path):
     fake = tmp_path / "bench"
     fake.mkdir()

@@ -208,3 +208,26 @@ def test_patch_multi_worker_fit_only_under_tensorflow_and_once():
     keras.utils.set_random_seed(0)
     history = model.fit(np.ones((8, 4)), np.zeros((8, 2)), epochs=2, batch_size=4, verbose=0)
     assert len(history.history["loss"]) == 2 and history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_recipe_predicts_any_number_of_images_over_the_replicas():
+    from keras_cnnlab import Recipe
+
+    calls = []
+
+    def predict(x, batch_size, verbose):
+        calls.append((len(x), batch_size))
+        return np.eye(10, dtype="float32")[np.arange(len(x)) % 10]
+
+    model = SimpleNamespace(predict=predict)
+    x = np.zeros((75, 8, 8, 1), "float32")
+    first, second = on_jax(DataParallel((4,)))
+    with first, second:
+        probabilities = Recipe().predict(model, x, batch_size=30)
+        accuracy = Recipe().evaluate(model, x, np.arange(75) % 10)
+    # padded to 76 images in batches of 28: every batch splits over the 4 replicas; the padding dropped
+    assert calls[0] == (76, 28) and probabilities.shape == (75, 10)
+    assert accuracy == 1.0
+    calls.clear()
+    Recipe().predict(model, x, batch_size=30)  # one replica: as given
+    assert calls == [(75, 30)]

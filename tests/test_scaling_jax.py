@@ -80,6 +80,10 @@ try:
     recipe_error = None
 except ValueError as error:
     recipe_error = str(error)
+# Recipe.predict on 75 images (no batch size splits them all): padded, then trimmed
+predicted = Recipe().predict(model, x[:75])
+reference = np.asarray(model.predict(x[:74], batch_size=74, verbose=0))
+recipe_predict = {"shape": list(predicted.shape), "same": bool(np.allclose(predicted[:74], reference, atol=1e-5))}
 space = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=33, augmentation="none")
 tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=space, report=False, gap_monitor=False),
                         objective="val_accuracy", max_trials=2, directory=tempfile.mkdtemp(), project_name="odd")
@@ -107,6 +111,7 @@ tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=even, report=F
 tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0, callbacks=[Probe()])
 print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases,
                   "subset": subset, "recipe_error": recipe_error, "search_error": search_error,
+                  "recipe_predict": recipe_predict,
                   "trials": failed_trials, "seen": seen}))
 """
 
@@ -136,6 +141,7 @@ def test_batch_that_does_not_split_gets_a_clear_error():
     assert result["recipe_error"].startswith("Invalid value for argument `batch_size`: 33 images do not split over 2")
     assert result["search_error"].startswith("FatalValueError: Invalid value for argument `batch_size`: 33 images")
     assert result["trials"] == 1  # the first trial stopped the search
+    assert result["recipe_predict"] == {"shape": [75, 10], "same": True}
     # both trials of a search under DataParallel train on the mesh, whatever KerasTuner clears
     assert result["seen"] == [{"distribution": "DataParallel", "sharding": "NamedSharding(mesh=Mesh('batch"}] * 2
 
