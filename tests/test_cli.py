@@ -327,14 +327,22 @@ def test_tune_runs_shows_the_table_and_resumes(tmp_path, capsys):
     trials = sorted(p.name for p in (tmp_path / "digits").glob("trial_*"))
     assert len(trials) == 1
     saved = best.read_bytes()
+    # Resumed as it was: the search had finished, so nothing runs and nothing new is saved.
     code, out, err = run([*argv, "--resume"], capsys)
     assert code == 0, err
-    # The model saved before is kept; the resumed search's best goes next to it.
+    assert "had already run all its trials (1 completed): none ran now" in out and "--max-trials" in out
+    assert best.read_bytes() == saved and not (tmp_path / "digits" / "best-2.keras").exists()
+    assert sorted(p.name for p in (tmp_path / "digits").glob("trial_*")) == trials
+    # Resumed with one more trial: the finished trial is reloaded, not run again; the model
+    # saved before is kept and the resumed search's best goes next to it.
+    argv[argv.index("--max-trials") + 1] = "2"
+    code, out, err = run([*argv, "--resume"], capsys)
+    assert code == 0, err
     assert best.read_bytes() == saved
     again = tmp_path / "digits" / "best-2.keras"
     assert again.stat().st_size > 0 and f"saved to {again}" in out
-    # The finished trial is reloaded, not run again.
-    assert sorted(p.name for p in (tmp_path / "digits").glob("trial_*")) == trials
+    after = sorted(p.name for p in (tmp_path / "digits").glob("trial_*"))
+    assert len(after) == 2 and set(trials) < set(after)
 
 
 # -- what a shell sees ----------------------------------------------------------------

@@ -37,10 +37,22 @@ def tune(args: argparse.Namespace) -> int:
     search = dict(validation_data=(data.x_val, data.y_val), verbose=0)
     if args.tuner != "hyperband":
         search["epochs"] = args.epochs
+    done = _completed(tuner)
     tuner.search(data.x_train, data.y_train, **search)
     tuning.results_table(tuner)
-    _save_best(tuner, data, folder / "best.keras", overwrite=args.overwrite)
+    best = folder / "best.keras"
+    if args.resume and _completed(tuner) == done and best.exists():
+        print(f"The search in {folder} had already run all its trials ({done} completed): none ran now,\n"
+              f"and {best} is still its best model. Raise --max-trials (or --epochs for hyperband)\n"
+              "to run more, or pass --overwrite to start again.")
+        return 0
+    _save_best(tuner, data, best, overwrite=args.overwrite)
     return 0
+
+
+def _completed(tuner) -> int:
+    """How many trials of ``tuner``'s search have completed."""
+    return sum(trial.status == "COMPLETED" for trial in tuner.oracle.trials.values())
 
 
 def _tuner(args, tuning, data, project: str):
