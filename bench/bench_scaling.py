@@ -13,7 +13,11 @@ images at the same global batch, always on the CPU (any GPU is hidden):
 - ``tf-mwms``: TensorFlow, ``tf.distribute.MultiWorkerMirroredStrategy`` over two
   worker processes on 127.0.0.1 (one CPU device each; the benchmark talks to
   worker 0, which starts worker 1 and asks it for the same epochs), with
-  :func:`keras_cnnlab.distribute.patch_multi_worker_fit`.
+  :func:`keras_cnnlab.distribute.patch_multi_worker_fit`;
+- ``jax-procs``: JAX over two processes (``jax.distributed`` through
+  ``keras.distribution.initialize``), one CPU device each, ``DataParallel`` over
+  both, fed a ``tf.data`` dataset of global batches that Keras shards (started
+  the same way).
 
 Each worker builds build_cnn's default network for the digits (8x8x1), trains
 one untimed epoch (tracing, compilation), then waits; this process asks the
@@ -47,15 +51,23 @@ VARIANTS = {
     "jax-one": ("jax", 1, "JAX, one device"),
     "jax-dp": ("jax", 2, "JAX, keras.distribution.DataParallel over 2 CPU devices"),
     "tf-mwms": ("tensorflow", 2, "TensorFlow, MultiWorkerMirroredStrategy over 2 worker processes"),
+    "jax-procs": ("jax", 2, "JAX, DataParallel over 2 processes (jax.distributed)"),
 }
-BASELINE = {"tf-mirrored": "tf-one", "jax-dp": "jax-one", "tf-mwms": "tf-one"}
+BASELINE = {"tf-mirrored": "tf-one", "jax-dp": "jax-one", "tf-mwms": "tf-one", "jax-procs": "jax-one"}
+TWO_PROCESSES = ("tf-mwms", "jax-procs")
 
 
-def _distribute(variant: str):
+def _distribute(variant: str, args):
     """Set the devices up (before the backend starts); the scope to build in and the replicas."""
     import contextlib
 
     backend, devices, _ = VARIANTS[variant]
+    if variant == "jax-procs":
+        import keras
+
+        keras.distribution.initialize(args.cluster.split(",")[0], num_processes=2, process_id=args.task)
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext(), keras.distribution.distribution().device_mesh.shape[0]
     if variant == "tf-mwms":
         import tensorflow as tf
 
@@ -106,17 +118,8 @@ def step_timer_class():
 
 def worker(args) -> int:
     """Serve ``epoch`` requests on stdin with one training epoch; reply with its seconds."""
-    peer = None
-    if args.variant == "tf-mwms":
-        import json
-
-        ports = args.cluster.split(",")
-        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": ports}, "task": {"type": "worker",
-                                                                                     "index": args.task}})
-        if args.task == 0:  # worker 1 trains each epoch beside this one
-            peer = _common.EpochWorker("tf-mwms worker 1", _command("tf-mwms", args, task=1, cluster=args.cluster),
-                                       dict(os.environ))
-    scope, replicas = _distribute(args.variant)
+    peer = _join(args)
+    scope, replicas = _distribute(args.variant, args)
     import keras
     import numpy as np
 
@@ -133,17 +136,23 @@ def worker(args) -> int:
         model = build_cnn(data.input_shape, data.num_classes, seed=0, **(dict(filters=(8, 16)) if args.smoke else {}))
         compile_for(model, y)
     timer = StepTimer()
+    if args.variant == "jax-procs":  # Keras shards only a dataset over the processes
+        import tensorflow as tf
+
+        inputs = {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(args.batch_size)}
+    else:
+        inputs = {"x": x, "y": y, "batch_size": args.batch_size}
 
     def epoch():
         if peer is not None:
             peer.ask()
-        model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timer])
+        model.fit(**inputs, epochs=1, verbose=0, callbacks=[timer])
         if peer is not None:
             peer.answer()
         return timer.seconds
 
     # untimed, tracing included (worker 1 runs its own beside this one, then says READY)
-    model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timer])
+    model.fit(**inputs, epochs=1, verbose=0, callbacks=[timer])
     if peer is not None and not peer.ready():
         raise RuntimeError(f"worker 1 failed: {peer.error}")
     info = _common.machine_info(keras.backend.backend())
@@ -155,19 +164,35 @@ def worker(args) -> int:
             peer.close()
 
 
+def _join(args):
+    """For a variant of two processes: this one's place in the cluster, and in worker 0 worker 1."""
+    if args.variant not in TWO_PROCESSES:
+        return None
+    if args.variant == "tf-mwms":
+        import json
+
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": args.cluster.split(",")},
+                                              "task": {"type": "worker", "index": args.task}})
+    if args.task != 0:
+        return None
+    # worker 1 trains each epoch beside this one
+    return _common.EpochWorker(f"{args.variant} worker 1", _command(args.variant, args, task=1, cluster=args.cluster),
+                               dict(os.environ))
+
+
 def start_worker(variant, args) -> _common.EpochWorker:
     """A worker process for ``variant``, with its backend and (JAX) its simulated devices."""
     backend, devices, _ = VARIANTS[variant]
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="-1", JAX_PLATFORMS="cpu")
     flags = [env.get("XLA_FLAGS")]
-    if backend == "jax" and devices > 1:
+    if variant == "jax-dp":  # jax-procs: one device per process
         flags.append(f"--xla_force_host_platform_device_count={devices}")
     if backend == "jax" and args.smoke:  # compiles ten times faster; the figures mean nothing then
         flags.append("--xla_backend_optimization_level=0")
     if any(flags):
         env["XLA_FLAGS"] = " ".join(f for f in flags if f)
     cluster = None
-    if variant == "tf-mwms":
+    if variant in TWO_PROCESSES:
         cluster = ",".join(f"127.0.0.1:{port}" for port in _common.free_ports(2))
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return _common.EpochWorker(variant, _command(variant, args, cluster=cluster), env)
@@ -225,8 +250,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
-    parser.add_argument("--task", type=int, default=0, help=argparse.SUPPRESS)  # tf-mwms: the worker index
-    parser.add_argument("--cluster", default=None, help=argparse.SUPPRESS)  # tf-mwms: both workers' addresses
+    parser.add_argument("--task", type=int, default=0, help=argparse.SUPPRESS)  # two processes: the worker index
+    parser.add_argument("--cluster", default=None, help=argparse.SUPPRESS)  # two processes: their addresses
     args = parser.parse_args(argv)
     args.tile = args.tile or (1 if args.smoke else 2)
     if args.worker:

@@ -7,9 +7,10 @@ training, naming ``batch_size`` and the replica count (``Recipe.fit`` calls it t
 * JAX: ``keras.distribution.DataParallel`` over every device. Without GPUs the
   script asks XLA for two CPU "devices" (``XLA_FLAGS=--xla_force_host_platform_device_count=2``,
   set before JAX starts).
-* TensorFlow: ``tf.distribute.MirroredStrategy`` over every GPU, or over the CPU
-  split into two logical devices (when TensorFlow has not started yet in this
-  process; otherwise over the devices it has).
+* TensorFlow: ``tf.distribute.MirroredStrategy`` over every GPU (one replica on a
+  machine with one GPU), or without a GPU over the CPU split into two logical
+  devices (when TensorFlow has not started yet in this process; otherwise over the
+  devices it has).
 * PyTorch: Keras has no data parallelism there; the script trains on one device.
 
 Two CPU "devices" share the same cores: they show that training is correct under
@@ -33,12 +34,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
 
 DEVICES = 2
-if os.environ.get("KERAS_BACKEND") == "jax" and "jax" not in sys.modules:  # before JAX starts
+
+
+def _backend() -> str:
+    """The backend Keras will load, read before importing it: KERAS_BACKEND, else keras.json."""
+    if "KERAS_BACKEND" in os.environ:
+        return os.environ["KERAS_BACKEND"]
+    config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
+    try:
+        with open(config) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+if _backend() == "jax" and "jax" not in sys.modules:  # two CPU "devices", set before JAX starts
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={DEVICES}"
 
 import keras  # noqa: E402 (after the device flag)
@@ -56,7 +72,7 @@ def data_parallel():
     if backend == "tensorflow":
         import tensorflow as tf
 
-        if len(tf.config.list_physical_devices("GPU")) >= 2:
+        if tf.config.list_physical_devices("GPU"):  # every GPU (with one, one replica)
             return tf.distribute.MirroredStrategy().scope()
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import math
 
-from keras_cnnlab._validation import check_int, check_positive_int
+from keras_cnnlab._validation import check_int, check_positive_int, check_rate
 
-__all__ = ["check_fit_batches", "check_global_batch", "is_chief", "patch_multi_worker_fit", "replica_count"]
+__all__ = [
+    "check_fit_batches", "check_global_batch", "is_chief", "jax_process_count", "patch_multi_worker_fit",
+    "replica_count",
+]
 
 
 def _replicas(model=None) -> tuple[int, str, bool]:
@@ -98,14 +101,23 @@ def check_global_batch(batch_size, *, num_examples=None, model=None) -> int:
     Raises:
         ValueError: naming ``batch_size``, the replica count and a batch size
             that works, e.g. "Invalid value for argument `batch_size`: 33 images
-            do not split over 2 replicas (...). Use a multiple of 2, e.g. 32 or 34."
+            do not split over 2 replicas (...). Use a multiple of 2, e.g. 32 or 34.";
+            or naming ``batch_size`` or ``num_examples`` when it is not a whole
+            number in range.
 
     Example:
 
     ```python
+    # JAX: the active distribution counts
     keras.distribution.set_distribution(keras.distribution.DataParallel())
     check_global_batch(64, num_examples=len(x_train))   # 2 on two devices
     model.fit(x_train, y_train, batch_size=64)
+
+    # TensorFlow: pass the model built in the strategy's scope; outside that scope
+    # and without model=, no strategy is known and the answer is 1
+    with strategy.scope():
+        model = build_cnn(input_shape, num_classes)
+    check_global_batch(64, num_examples=len(x_train), model=model)
     ```
     """
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -124,7 +136,7 @@ def check_global_batch(batch_size, *, num_examples=None, model=None) -> int:
             batch_size, replicas, where,
             f"{_examples(num_examples)} in batches of {batch_size} leave a last batch of {_images(last)}, "
             f"which {'do' if last != 1 else 'does'}",
-            f"This backend needs every batch to split, and no batch size does that while "
+            f"JAX needs every batch to split, and no batch size does that while "
             f"{num_examples} is not a multiple of {replicas}: use {fit} examples (e.g. x[:{fit}]) "
             f"or {fit + replicas}.",
         )
@@ -147,30 +159,52 @@ def check_fit_batches(model, batch_size, x, *, validation_data=None, validation_
                       validation_batch_size=None) -> int:
     """:func:`check_global_batch` for the arrays of one ``model.fit`` call.
 
-    Checks the training examples (less the ``validation_split`` Keras keeps
-    back) in batches of ``batch_size``, and the validation examples in batches
-    of ``validation_batch_size`` (``batch_size`` when ``None``), as ``fit``
-    would cut them. Data that is not an array (a ``tf.data.Dataset``, a
-    generator, a ``PyDataset``) brings its own batches and is not checked.
-    Returns the number of replicas.
+    Checks the training examples in batches of ``batch_size`` and the
+    validation examples in batches of ``validation_batch_size`` (``batch_size``
+    when ``None``), as ``fit`` would cut them: ``validation_split`` (used only
+    without ``validation_data``) keeps back the last examples, the training
+    share rounded down, as Keras does. Data that is not an array (a
+    ``tf.data.Dataset``, a generator, a ``PyDataset``) brings its own batches
+    and is not checked: check its batch size with :func:`check_global_batch`.
+
+    Returns:
+        The number of replicas.
+
+    Raises:
+        ValueError: for an argument out of range (naming it), or for batches
+            that do not split, as :func:`check_global_batch` words it; for the
+            validation data the message says so and names
+            ``validation_batch_size`` when that was given.
     """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if validation_batch_size is not None:
+        validation_batch_size = check_positive_int(validation_batch_size, "validation_batch_size")
+    validation_split = check_rate(validation_split, "validation_split")
     replicas = replica_count(model)
     if replicas <= 1:
         return replicas
-    count = _length(x)
+    count, held_out = _length(x), None
+    if count is not None and validation_split and validation_data is None:
+        train = int(math.floor(count * (1.0 - validation_split)))
+        count, held_out = train, count - train
     if count is not None:
-        if validation_split:
-            count = int(math.ceil(count * (1.0 - float(validation_split))))
         check_global_batch(batch_size, num_examples=count, model=model)
     if isinstance(validation_data, (tuple, list)) and validation_data:
-        count = _length(validation_data[0])
-        if count is not None:
-            check_global_batch(validation_batch_size or batch_size, num_examples=count, model=model)
-    elif validation_split and _length(x) is not None:
-        held_out = _length(x) - int(math.ceil(_length(x) * (1.0 - float(validation_split))))
-        if held_out:
+        held_out = _length(validation_data[0])
+    if held_out:
+        try:
             check_global_batch(validation_batch_size or batch_size, num_examples=held_out, model=model)
+        except ValueError as error:
+            raise _for_validation(error, validation_batch_size) from None
     return replicas
+
+
+def _for_validation(error: ValueError, validation_batch_size) -> ValueError:
+    """``error`` of :func:`check_global_batch`, reworded for the validation data."""
+    name = "validation_batch_size" if validation_batch_size else "batch_size"
+    text = str(error).replace("argument `batch_size`:", f"argument `{name}` (for the validation data):", 1)
+    text = text.replace("(e.g. x[:", "(e.g. x_val[:").replace("(x[:", "(x_val[:")
+    return ValueError(text.replace("Received batch_size=", f"Received {name}="))
 
 
 def _length(data) -> int | None:
@@ -201,6 +235,22 @@ def _batch_error(batch_size, replicas, where, detail, advice) -> ValueError:
         f"Invalid value for argument `batch_size`: {detail} not split over {replicas} replicas "
         f"({where}), and every replica needs an equal slice. {advice} Received batch_size={batch_size}."
     )
+
+
+def jax_process_count() -> int:
+    """How many JAX processes train together (``jax.distributed``); 1 under the other backends.
+
+    With more than one, Keras's ``fit`` and ``evaluate`` under a
+    ``keras.distribution`` take a ``tf.data.Dataset`` (which they shard over the
+    processes), not arrays.
+    """
+    import keras
+
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        return 1
+    import jax
+
+    return jax.process_count()
 
 
 def is_chief(model=None) -> bool:

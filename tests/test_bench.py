@@ -7,6 +7,7 @@ them, reports missing and failing scripts, and writes the results table.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -320,6 +321,15 @@ def test_bench_scaling_smoke(tmp_path):
     assert "1 replica" in one["value"] and "2 replicas" in mirrored["value"] and "2 replicas" in workers["value"]
     for row in (mirrored, workers):
         assert row["ratio"] > 0 and row["baseline"].startswith("TensorFlow, one device: ")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_bench_scaling_smoke_jax_over_two_processes(tmp_path):
+    rows = smoke_rows(tmp_path, "bench_scaling.py", "--variants", "jax-one,jax-procs")
+    processes = find(rows, "Scaling: training step, global batch 64, JAX, DataParallel over 2 processes")
+    assert "2 replicas" in processes["value"] and processes["ratio"] > 0
+    assert processes["baseline"].startswith("JAX, one device: ")
 
 
 @pytest.mark.slow

@@ -160,20 +160,37 @@ def test_fit_batches_checks_training_and_validation_arrays():
     assert fit_batches_on_jax(2, 32, x, validation_data=(xv, None)) == 2
     with pytest.raises(ValueError, match=r"30 images do not split over 4 replicas"):
         fit_batches_on_jax(4, 30, x)
-    # the validation data, in its own batch size
-    with pytest.raises(ValueError, match=r"63 examples in batches of 32 leave a last batch of 31 images"):
+    # the validation data, in its own batch size; the message says which data and which argument
+    with pytest.raises(ValueError, match=r"argument `batch_size` \(for the validation data\): 63 examples in "
+                                         r"batches of 32 leave a last batch of 31 images.* \(e\.g\. x_val\[:62\]\)"):
         fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((63, 8, 8, 1)), None))
+    with pytest.raises(ValueError, match=r"argument `validation_batch_size` \(for the validation data\): 33 images "
+                                         r".* Received validation_batch_size=33\.$"):
+        fit_batches_on_jax(2, 32, x, validation_data=(xv, None), validation_batch_size=33)
     assert fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((64, 8, 8, 1)), None),
                               validation_batch_size=16) == 2
     with pytest.raises(ValueError, match=r"all 63 examples, does not split"):
         fit_batches_on_jax(2, 32, x, validation_data=(np.zeros((63, 8, 8, 1)), None), validation_batch_size=64)
-    # validation_split: Keras keeps back the last 20% (ceil of 80% for training: 205 and 51)
-    with pytest.raises(ValueError, match=r"205 examples in batches of 32"):
-        fit_batches_on_jax(2, 32, np.zeros((256, 8, 8, 1)), validation_split=0.2)
+    # validation_split: Keras keeps back the last 20%, the training share rounded down (204 and 52)
+    assert fit_batches_on_jax(2, 32, np.zeros((256, 8, 8, 1)), validation_split=0.2) == 2
+    with pytest.raises(ValueError, match=r"204 examples in batches of 24 leave a last batch of 12|"
+                                         r"24 images do not split"):
+        fit_batches_on_jax(5, 24, np.zeros((256, 8, 8, 1)), validation_split=0.2)
+    with pytest.raises(ValueError, match=r"Invalid value for argument `batch_size` \(for the validation data\): "
+                                         r"51 examples in batches of 32 leave a last batch of 19 images"):
+        fit_batches_on_jax(2, 32, np.zeros((255, 8, 8, 1)), validation_split=0.2)  # 204 and 51
+    # with validation_data, Keras ignores validation_split
+    assert fit_batches_on_jax(2, 32, x, validation_data=(xv, None), validation_split=0.2) == 2
     # data that brings its own batches is not checked
     assert fit_batches_on_jax(2, 33, object(), validation_data=object()) == 2
-    # one replica: nothing to check
+    # one replica: nothing to split, but the arguments are still checked
     assert fit_batches_on_jax(1, 33, x) == 1
+    for kwargs, name in [({"batch_size": 0}, "batch_size"), ({"batch_size": "32"}, "batch_size"),
+                         ({"validation_batch_size": 0}, "validation_batch_size"),
+                         ({"validation_split": 1.5}, "validation_split")]:
+        arguments = {"batch_size": 32, **kwargs}
+        with pytest.raises(ValueError, match=rf"Invalid value for argument `{name}`\. Expected"):
+            fit_batches_on_jax(1, arguments.pop("batch_size"), x, **arguments)
 
 
 def test_recipe_fit_checks_the_batches_before_training():

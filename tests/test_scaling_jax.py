@@ -93,6 +93,15 @@ try:
 except Exception as error:
     search_error = f"{type(error).__name__}: {error}"
 failed_trials = len(tuner.oracle.trials)
+# a tuned batch size, but 255 examples: no batch size splits them under JAX, so the first trial stops it too
+tuned = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=[32, 64], augmentation="none")
+tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=tuned, report=False, gap_monitor=False),
+                        objective="val_accuracy", max_trials=3, directory=tempfile.mkdtemp(), project_name="data")
+try:
+    tuner.search(x[:255], y[:255], validation_data=(x[:64], y[:64]), epochs=1, verbose=0)
+    data_error = None
+except Exception as error:
+    data_error = f"{type(error).__name__}: {error}"
 
 # KerasTuner clears the Keras session before each trial, which drops the distribution: the
 # hypermodel sets it again, so every trial trains on the mesh
@@ -111,7 +120,7 @@ tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=even, report=F
 tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0, callbacks=[Probe()])
 print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases,
                   "subset": subset, "recipe_error": recipe_error, "search_error": search_error,
-                  "recipe_predict": recipe_predict,
+                  "recipe_predict": recipe_predict, "data_error": data_error,
                   "trials": failed_trials, "seen": seen}))
 """
 
@@ -142,6 +151,7 @@ def test_batch_that_does_not_split_gets_a_clear_error():
     assert result["search_error"].startswith("FatalValueError: Invalid value for argument `batch_size`: 33 images")
     assert result["trials"] == 1  # the first trial stopped the search
     assert result["recipe_predict"] == {"shape": [75, 10], "same": True}
+    assert result["data_error"].startswith("FatalValueError: Invalid value for argument `batch_size`: 255 examples")
     # both trials of a search under DataParallel train on the mesh, whatever KerasTuner clears
     assert result["seen"] == [{"distribution": "DataParallel", "sharding": "NamedSharding(mesh=Mesh('batch"}] * 2
 
@@ -249,3 +259,96 @@ def test_data_parallel_training_matches_one_device():
     assert two["weights_equal"] is True and "Mesh('batch': 2" in two["reloaded_sharding"]
     restored = two["monitor"]["restored"]
     assert two["reloaded_val_loss"] == pytest.approx(two["history"]["val_loss"][restored], rel=1e-5)
+
+
+# --- jax.distributed: two processes, one CPU device each ---------------------------------
+
+PROCESS = r"""
+import json, os, sys
+import keras
+
+process, processes, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+if processes > 1:  # the JAX runtime over every process (jax.distributed), through Keras
+    keras.distribution.initialize(f"127.0.0.1:{port}", num_processes=processes, process_id=process)
+import jax, numpy as np, tensorflow as tf
+from keras_cnnlab import (OverfittingGapMonitor, RichTrainingReport, augmentation_preset, build_cnn,
+                          compile_for, load_dataset)
+from keras_cnnlab.distribute import is_chief, replica_count
+
+keras.distribution.set_distribution(keras.distribution.DataParallel())  # every device of every process
+data = load_dataset("digits")
+x, y = data.x_train[:256], data.y_train[:256]
+keras.utils.set_random_seed(0)
+model = build_cnn(data.input_shape, 10, filters=(8, 16), seed=0, augmentation=augmentation_preset("digits", seed=0))
+compile_for(model, y)
+# a tf.data input of global batches: Keras gives each process its share
+train = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+val = tf.data.Dataset.from_tensor_slices((data.x_val[:64], data.y_val[:64])).batch(64)
+monitor = OverfittingGapMonitor("loss", max_gap=0.0, patience=1, start_from_epoch=1, action="stop",
+                                restore_best_weights=True, unbiased_subset=64, train_data=(x, y), eval_batch_size=32)
+history = model.fit(train, validation_data=val, epochs=4, callbacks=[RichTrainingReport(width=100), monitor],
+                    verbose=0)
+print("RESULT " + json.dumps({
+    "devices": len(jax.devices()), "local": len(jax.local_devices()), "replicas": replica_count(),
+    "chief": is_chief(), "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+    "stopped": monitor.stopped_epoch, "restored": monitor.restored_epoch,
+}), flush=True)
+"""
+
+
+def _processes(tmp_path, count: int, extra_flags: str = "") -> list[tuple[int, str]]:
+    """(exit code, output) of ``count`` processes running PROCESS together."""
+    import socket
+    import subprocess
+    import sys
+
+    from _subprocess import ROOT
+
+    script = tmp_path / "process.py"
+    script.write_text(PROCESS)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **ENV, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    env["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"), "--xla_backend_optimization_level=0",
+                                              extra_flags]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    runs = [subprocess.Popen([sys.executable, str(script), str(i), str(count), str(port)], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(count)]
+    results = []
+    for run in runs:
+        try:
+            out, _ = run.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            out, _ = run.communicate()
+        results.append((run.returncode, out))
+    return results
+
+
+def _result(out: str) -> dict:
+    return json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][len("RESULT "):])
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one_process_with_two_devices(tmp_path):
+    (code, out), = _processes(tmp_path, 1, "--xla_force_host_platform_device_count=2")
+    assert code == 0, out[-3000:]
+    one = _result(out)
+    runs = _processes(tmp_path, 2)
+    for code, out in runs:
+        assert code == 0, out[-3000:]
+    first, second = (_result(out) for _, out in runs)
+    assert (one["devices"], one["local"]) == (2, 2)
+    assert [(r["devices"], r["local"], r["replicas"]) for r in (first, second)] == [(2, 1, 2)] * 2
+    # the same global batches, augmentation draws and gradients: the curves of one process
+    for result in (first, second):
+        for key in ("loss", "val_loss", "train_eval_loss", "gap_loss"):
+            assert result["history"][key] == pytest.approx(one["history"][key], rel=1e-4, abs=1e-5), key
+        # the gap monitor decides alike in every process: none waits in a collective the other left
+        assert (result["stopped"], result["restored"]) == (one["stopped"], one["restored"]) != (None, None)
+    # process 0 prints the report and the monitor; process 1 keeps them to itself
+    assert (first["chief"], second["chief"]) == (True, False)
+    chief, other = runs[0][1], runs[1][1]
+    assert "Training: 4 epochs" in chief and "Gap monitor" in chief
+    assert "Training:" not in other and "Epoch 1/4" not in other and "OverfittingGapMonitor" not in other

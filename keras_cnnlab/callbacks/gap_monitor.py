@@ -57,7 +57,7 @@ from keras_cnnlab.curves import (
     find_overfitting_onset,
     metric_direction,
 )
-from keras_cnnlab.distribute import is_chief, replica_count
+from keras_cnnlab.distribute import is_chief, jax_process_count, replica_count
 
 __all__ = ["OverfittingGapMonitor", "OverfittingOnset", "find_overfitting_onset", "metric_direction"]
 
@@ -152,7 +152,10 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             ``train_data``. ``None`` (default) uses the logged training metric.
             Under data parallelism (``keras.distribution`` or ``tf.distribute``)
             the subset and ``eval_batch_size`` are rounded down to multiples of
-            the replica count, so that every batch splits (63 on 2 replicas: 62).
+            the replica count (the batch to at least one image per replica), so
+            that every batch splits (63 on 2 replicas: 62); across JAX processes
+            the subset goes to ``evaluate`` as a ``tf.data.Dataset``, which Keras
+            shards over them.
         restore_best_weights: with ``action="stop"``, when the monitor stops
             training, restore at the end of training the weights of the epoch
             with the best validation ``monitor``, as Keras's ``EarlyStopping``
@@ -362,11 +365,8 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         return GapRun(self.monitor, self.max_gap, self.patience, self.min_delta, self.start_from_epoch)
 
     def _evaluate_subset(self, logs):
-        x, y, w = self._run.subset
         try:
-            results = self.model.evaluate(
-                x, y, sample_weight=w, batch_size=self._eval_batch, verbose=0, return_dict=True
-            )
+            results = self.model.evaluate(**self._subset_data(), verbose=0, return_dict=True)
         except Exception as error:  # report, keep training
             self._warn(f"re-evaluating the training subset failed ({error}); the gap uses the "
                        "logged training figures")
@@ -374,6 +374,16 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             return
         for name, value in results.items():
             self._run.record(logs, f"train_eval_{name}", number(value))
+
+    def _subset_data(self) -> dict:
+        """``evaluate``'s data arguments for the subset: arrays, or a dataset across JAX processes."""
+        x, y, w = self._run.subset
+        if jax_process_count() > 1:  # Keras shards only a tf.data.Dataset over the processes
+            import tensorflow as tf
+
+            parts = (x, y) if w is None else (x, y, w)
+            return {"x": tf.data.Dataset.from_tensor_slices(parts).batch(self._eval_batch)}
+        return {"x": x, "y": y, "sample_weight": w, "batch_size": self._eval_batch}
 
     def _act(self, epoch, message):
         """Say ``message``; under ``action="stop"`` stop training too."""

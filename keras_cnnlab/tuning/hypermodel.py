@@ -347,8 +347,8 @@ class CNNHyperModel(keras_tuner.HyperModel):
         self._pass_batch_size(hp, kwargs.get("x", args[0] if args else None), kwargs)
         try:
             check_trial_batches(model, args, kwargs)
-        except ValueError as error:  # the same batch size in every trial: stop the search at once
-            if same_batch:
+        except ValueError as error:  # the same in every trial: stop the search at once
+            if same_batch or getattr(error, "every_batch_size", False):
                 raise keras_tuner.errors.FatalValueError(str(error)) from None
             raise
         callbacks = trial_callbacks(

@@ -60,19 +60,31 @@ def check_trial_batches(model, args, kwargs) -> None:
 
     ``args`` and ``kwargs`` are those of the trial's ``model.fit``; Keras's default
     batch size (32) counts when none is given. A ``ValueError`` names
-    ``batch_size`` and the replica count (:func:`keras_cnnlab.distribute.check_fit_batches`).
+    ``batch_size`` and the replica count (:func:`keras_cnnlab.distribute.check_fit_batches`);
+    its ``every_batch_size`` attribute is ``True`` when no batch size would split
+    (under JAX, a number of examples that is not a multiple of the replicas).
     """
-    from keras_cnnlab.distribute import check_fit_batches
+    from keras_cnnlab.distribute import check_fit_batches, replica_count
 
     x = kwargs.get("x", args[0] if args else None)
     batch_size = kwargs.get("batch_size") or 32
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
         return  # fit itself names a batch size that is not a whole number
-    check_fit_batches(
-        model, int(batch_size), x, validation_data=kwargs.get("validation_data"),
-        validation_split=kwargs.get("validation_split", 0.0),
-        validation_batch_size=kwargs.get("validation_batch_size"),
-    )
+    def check(size):
+        check_fit_batches(
+            model, size, x, validation_data=kwargs.get("validation_data"),
+            validation_split=kwargs.get("validation_split", 0.0),
+            validation_batch_size=kwargs.get("validation_batch_size"),
+        )
+
+    try:
+        check(int(batch_size))
+    except ValueError as error:
+        try:  # a batch of exactly one image per replica is the smallest that splits
+            check(replica_count(model))
+        except ValueError:
+            error.every_batch_size = True  # the data, not the batch size, is at fault
+        raise
 
 
 def trial_callbacks(*, report: bool, gap_monitor: bool, gap_penalty, batch_size=None) -> list:
