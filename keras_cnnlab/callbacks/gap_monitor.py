@@ -366,7 +366,8 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def _evaluate_subset(self, logs):
         try:
-            results = self.model.evaluate(**self._subset_data(), verbose=0, return_dict=True)
+            results = self.model.evaluate(**_subset_inputs(self._run.subset, self._eval_batch), verbose=0,
+                                          return_dict=True)
         except Exception as error:  # report, keep training
             self._warn(f"re-evaluating the training subset failed ({error}); the gap uses the "
                        "logged training figures")
@@ -374,16 +375,6 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
             return
         for name, value in results.items():
             self._run.record(logs, f"train_eval_{name}", number(value))
-
-    def _subset_data(self) -> dict:
-        """``evaluate``'s data arguments for the subset: arrays, or a dataset across JAX processes."""
-        x, y, w = self._run.subset
-        if jax_process_count() > 1:  # Keras shards only a tf.data.Dataset over the processes
-            import tensorflow as tf
-
-            parts = (x, y) if w is None else (x, y, w)
-            return {"x": tf.data.Dataset.from_tensor_slices(parts).batch(self._eval_batch)}
-        return {"x": x, "y": y, "sample_weight": w, "batch_size": self._eval_batch}
 
     def _act(self, epoch, message):
         """Say ``message``; under ``action="stop"`` stop training too."""
@@ -419,6 +410,17 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
         # the console, start with no model and no state.
         return fresh_copy(self, memo, shared=("train_data", "_console"), cleared=("_model", "params"),
                           fresh={"_run": OverfittingGapMonitor._new_run})
+
+
+def _subset_inputs(subset, batch_size) -> dict:
+    """``evaluate``'s data arguments for the subset: arrays, or a dataset across JAX processes."""
+    x, y, w = subset
+    if jax_process_count() > 1:  # Keras shards only a tf.data.Dataset over the processes
+        import tensorflow as tf
+
+        parts = (x, y) if w is None else (x, y, w)
+        return {"x": tf.data.Dataset.from_tensor_slices(parts).batch(batch_size)}
+    return {"x": x, "y": y, "sample_weight": w, "batch_size": batch_size}
 
 
 def _check_arguments(monitor, max_gap, patience, min_delta, start_from_epoch, mode, action, unbiased_subset,
