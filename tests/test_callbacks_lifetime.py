@@ -59,7 +59,27 @@ def test_a_dropped_model_is_freed(name):
     assert model() is None, f"the {name} kept a dropped model alive"
 
 
+def _keras_keeps_two_plain_callbacks() -> bool:
+    """Whether Keras itself keeps two plain callbacks of a fit alive without the collector."""
+    callbacks = [keras.callbacks.Callback(), keras.callbacks.Callback()]
+    refs = [weakref.ref(c) for c in callbacks]
+    gc.disable()
+    try:
+        _fit(callbacks)
+        del callbacks
+        return any(ref() is not None for ref in refs)
+    finally:
+        gc.enable()
+
+
 @pytest.mark.multibackend
+def test_plain_keras_callbacks_are_freed_on_tensorflow_and_jax():
+    # The reference against which the xfail below is decided: on TensorFlow and JAX Keras frees
+    # the callbacks of a fit by reference counting; on PyTorch (Keras 3.15) it does not.
+    leaks = _keras_keeps_two_plain_callbacks()
+    assert leaks == (keras.backend.backend() == "torch")
+
+
 @pytest.mark.multibackend
 @pytest.mark.parametrize("name", CALLBACKS)
 def test_callbacks_and_their_copies_are_freed_without_the_collector(name):
@@ -68,9 +88,10 @@ def test_callbacks_and_their_copies_are_freed_without_the_collector(name):
     # keeps its trial's model. Reference counting alone must free them.
     import copy
 
-    if name == "report and gap monitor" and keras.backend.backend() == "torch":
-        # Open: on PyTorch alone, a cycle keeps this pair alive (the collector frees it; not found yet).
-        pytest.xfail("a reference cycle between the report and the gap monitor on the torch backend")
+    if len(CALLBACKS[name]()) > 1 and _keras_keeps_two_plain_callbacks():
+        # Keras 3.15 on PyTorch: a closure cycle in keras.src.tree.torchtree_impl._dict_to_ordered_dict
+        # holds any two callbacks given to fit, plain keras.callbacks.Callback ones too
+        pytest.xfail("Keras's torch tree code keeps any two callbacks of a fit in a reference cycle")
     originals = CALLBACKS[name]()
     copies = copy.deepcopy(originals)
     refs = [weakref.ref(c) for c in originals + copies]

@@ -84,24 +84,23 @@ except ValueError as error:
 predicted = Recipe().predict(model, x[:75])
 reference = np.asarray(model.predict(x[:74], batch_size=74, verbose=0))
 recipe_predict = {"shape": list(predicted.shape), "same": bool(np.allclose(predicted[:74], reference, atol=1e-5))}
-space = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=33, augmentation="none")
-tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=space, report=False, gap_monitor=False),
-                        objective="val_accuracy", max_trials=2, directory=tempfile.mkdtemp(), project_name="odd")
-try:
-    tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0)
-    search_error = None
-except Exception as error:
-    search_error = f"{type(error).__name__}: {error}"
-failed_trials = len(tuner.oracle.trials)
+
+
+def search_error(batch_size, examples, name):  # what a search raises, and how many trials it made
+    space = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=batch_size,
+                        augmentation="none")
+    tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=space, report=False, gap_monitor=False),
+                            objective="val_accuracy", max_trials=3, directory=tempfile.mkdtemp(), project_name=name)
+    try:
+        tuner.search(x[:examples], y[:examples], validation_data=(x[:64], y[:64]), epochs=1, verbose=0)
+        return None, len(tuner.oracle.trials)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}", len(tuner.oracle.trials)
+
+
+search_error_, failed_trials = search_error(33, 256, "odd")  # the same batch size in every trial
 # a tuned batch size, but 255 examples: no batch size splits them under JAX, so the first trial stops it too
-tuned = SearchSpace(num_blocks=1, filters=4, kernel_size=3, head_units=0, batch_size=[32, 64], augmentation="none")
-tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=tuned, report=False, gap_monitor=False),
-                        objective="val_accuracy", max_trials=3, directory=tempfile.mkdtemp(), project_name="data")
-try:
-    tuner.search(x[:255], y[:255], validation_data=(x[:64], y[:64]), epochs=1, verbose=0)
-    data_error = None
-except Exception as error:
-    data_error = f"{type(error).__name__}: {error}"
+data_error, _ = search_error([32, 64], 255, "data")
 
 # KerasTuner clears the Keras session before each trial, which drops the distribution: the
 # hypermodel sets it again, so every trial trains on the mesh
@@ -119,7 +118,7 @@ tuner = kt.RandomSearch(CNNHyperModel((8, 8, 1), 10, search_space=even, report=F
                         objective="val_accuracy", max_trials=2, directory=tempfile.mkdtemp(), project_name="even")
 tuner.search(x[:256], y[:256], validation_data=(x[:64], y[:64]), epochs=1, verbose=0, callbacks=[Probe()])
 print(json.dumps({"devices": len(jax.devices()), "replicas": check_global_batch(32), "cases": cases,
-                  "subset": subset, "recipe_error": recipe_error, "search_error": search_error,
+                  "subset": subset, "recipe_error": recipe_error, "search_error": search_error_,
                   "recipe_predict": recipe_predict, "data_error": data_error,
                   "trials": failed_trials, "seen": seen}))
 """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from _subprocess import ROOT, run_python
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import free_ports  # noqa: E402 (the benchmarks' helper: distinct free ports on 127.0.0.1)
 
 ENV = {"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": "-1"}
 
@@ -148,11 +150,8 @@ def test_tuner_search_under_mirrored_strategy():
 
 # --- MultiWorkerMirroredStrategy: two worker processes ----------------------------------
 
-WORKER = r'''
-import json, os, sys
-import tensorflow as tf
-
-strategy = tf.distribute.MultiWorkerMirroredStrategy()  # from TF_CONFIG, before any other op
+# What every worker script starts with, after it has made `strategy`: the data and the model.
+WORKER_MODEL = r'''
 import keras, numpy as np
 from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport, build_cnn, compile_for, load_dataset
 
@@ -163,6 +162,14 @@ keras.utils.set_random_seed(0)
 with strategy.scope():
     model = build_cnn(data.input_shape, 10, filters=(8, 16), seed=0)
     compile_for(model, y)
+'''
+
+WORKER = r'''
+import json, os, sys
+import tensorflow as tf
+
+strategy = tf.distribute.MultiWorkerMirroredStrategy()  # from TF_CONFIG, before any other op
+''' + WORKER_MODEL + r'''
 report = RichTrainingReport(width=100)  # standard output, as a user would leave it
 monitor = OverfittingGapMonitor(max_gap=0.0, patience=1, start_from_epoch=1, action="stop",
                                 restore_best_weights=True, unbiased_subset=64, train_data=(x, y))
@@ -194,17 +201,6 @@ print("RESULT " + json.dumps({
 '''
 
 CLUSTER_TIMEOUT = 240
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _start_workers(folder: Path, script: str, ports: list[int], env_extra=None) -> list:
@@ -246,7 +242,7 @@ def _wait(workers, timeout: float = CLUSTER_TIMEOUT) -> tuple[list[int | None], 
 
 def _two_workers(folder: Path) -> dict:
     """Both workers' RESULT and output: a chief-less cluster, worker 0 acting as chief."""
-    codes, texts = _wait(_start_workers(folder, WORKER, _free_ports(2)))
+    codes, texts = _wait(_start_workers(folder, WORKER, free_ports(2)))
     hung = [i for i, code in enumerate(codes) if code is None]
     assert not hung, f"workers {hung} hung:\n{texts[hung[0]][-3000:]}"
     for code, text in zip(codes, texts):
@@ -301,19 +297,11 @@ from tensorflow.python.distribute import collective_all_reduce_strategy
 # every 2 s here, so that the test does not wait.
 collective_all_reduce_strategy.CollectiveAllReduceExtended._check_health_interval = 2
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
-import keras
-from keras_cnnlab import OverfittingGapMonitor, RichTrainingReport, build_cnn, compile_for, load_dataset
 from keras_cnnlab.distribute import patch_multi_worker_fit
 
 patch_multi_worker_fit()
-task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+''' + WORKER_MODEL + r'''
 kill_epoch = int(os.environ.get("KILL_EPOCH", "-1")) if task == 1 else -1
-data = load_dataset("digits")
-x, y = data.x_train[:256], data.y_train[:256]
-keras.utils.set_random_seed(0)
-with strategy.scope():
-    model = build_cnn(data.input_shape, 10, filters=(8, 16), seed=0)
-    compile_for(model, y)
 
 
 def sums():
@@ -352,7 +340,7 @@ def _lines(text: str, tag: str) -> list:
 
 @pytest.mark.slow
 def test_backup_and_restore_resumes_a_killed_worker_without_losing_epochs(tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     env = {"BACKUP": str(tmp_path / "backup")}
     # worker 1 dies at step 3 of epoch 4; worker 0 finds its peer gone and stops with an error
     codes, (first, second) = _wait(_start_workers(tmp_path, RESUMING_WORKER, ports, {**env, "KILL_EPOCH": "3"}))

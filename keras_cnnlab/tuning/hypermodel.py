@@ -159,8 +159,10 @@ class CNNHyperModel(keras_tuner.HyperModel):
             build checks that the previous trial's model was freed; when a
             callback of the search keeps it alive through a reference cycle,
             freezing stops for the process and the frozen objects are thawed and
-            collected. With ``True``, call ``gc.unfreeze()`` after the search if
-            the process goes on to other work.
+            collected (on PyTorch that happens after the first trial: Keras 3.15
+            itself keeps any two callbacks of a fit in a reference cycle there).
+            With ``True``, call ``gc.unfreeze()`` after the search if the process
+            goes on to other work.
 
     The ``keras.distribution`` (e.g. ``DataParallel`` under JAX) and the global
     dtype policy (e.g. ``"mixed_float16"``) in force when the hypermodel is
