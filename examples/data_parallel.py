@@ -26,8 +26,8 @@ Measured (2 CPU cores, seed 0, 1,294 training digits, 60 epochs of global batch 
   logical CPU devices): 2 replicas; test accuracy 0.9916; 188 s of training, 201 s
   in all. (``python examples/default_recipe.py``, one device: 0.9861 on the same
   split. One split is coarse: the two differ by one digit.)
-* ``--smoke`` (2 epochs on 300 digits): 20 s under TensorFlow, 28 s under JAX,
-  imports included.
+* ``--smoke`` (2 epochs on 300 digits): 20-28 s under TensorFlow, 28-43 s under
+  JAX, imports included (two runs each).
 """
 
 from __future__ import annotations

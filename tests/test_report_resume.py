@@ -67,6 +67,7 @@ def test_a_resumed_fit_says_so_and_numbers_its_epochs_from_the_backup(tmp_path):
     assert len(history.history["gap_loss"]) == 2
     out = text.getvalue()
     assert "Resumed at epoch 4/5: epochs 1-3 ran in an earlier fit, not in this report." in out
+    assert out.index("Resumed at epoch 4/5") < out.index("Epoch 4/5")  # said before the first row
     assert [line.split()[1] for line in out.splitlines() if line.startswith("Epoch ")] == ["4/5", "5/5"]
     best = report.summary().best_epoch
     assert best in (3, 4)

@@ -385,6 +385,8 @@ class OverfittingGapMonitor(keras.callbacks.Callback):
 
     def _warn(self, message, stacklevel=3):
         self._run.messages.append(message)
+        if self._model is not None and not is_chief(self._model):
+            return  # said once, by the chief
         warnings.warn(f"OverfittingGapMonitor: {message}", UserWarning, stacklevel=stacklevel)
 
     def _say(self, message):

@@ -301,6 +301,8 @@ class RichTrainingReport(ProgbarLogger):
     def on_epoch_begin(self, epoch, logs=None):
         self._flush()
         self._run.begin_epoch(epoch, time.perf_counter())
+        if self._run.notes and self._run.mode != "jupyter":  # a resumed fit says so before its first row
+            self._output.notes(self._run)
 
     def on_train_batch_end(self, batch, logs=None):
         # The counter and a reference only: formatting happens on the refresh thread.

@@ -164,6 +164,8 @@ class ReportRun:
     # -- epochs ------------------------------------------------------------------
 
     def begin_epoch(self, epoch, now) -> None:
+        if self.epoch is None and epoch > 0:  # initial_epoch, or BackupAndRestore resuming
+            self.notes.append(_resumed_note(epoch, self.epochs))
         self.epoch, self.epoch_start, self.val_start = epoch, now, None
         self.step = self.val_step = 0
         self.phase = "training"
@@ -191,8 +193,6 @@ class ReportRun:
                              steps=steps, images=self.images(steps), learning_rate=lr)
         self.records.append(record)
         improved = self._update_best(record, choose)
-        if len(self.records) == 1 and epoch > 0:  # initial_epoch, or BackupAndRestore resuming
-            self.notes.insert(0, _resumed_note(epoch, self.epochs))
         if not steps and not any(r.steps for r in self.records[:-1]):
             self.notes.insert(0, f"Epoch {epoch + 1} ran no training step: the data given to fit is empty.")
         return record, improved
