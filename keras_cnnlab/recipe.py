@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from keras_cnnlab.distribute import check_fit_batches, replica_count
 from keras_cnnlab.losses import check_label_smoothing
 
 __all__ = ["Recipe", "RECIPES", "default_recipe"]
@@ -251,8 +252,6 @@ class Recipe:
                     f"it with recipe.replace({name}=...) instead of passing it."
                 )
         self.compile(model, y)
-        from keras_cnnlab.distribute import check_fit_batches
-
         check_fit_batches(
             model, self.batch_size, x, validation_data=fit_kwargs.get("validation_data"),
             validation_split=fit_kwargs.get("validation_split", 0.0),
@@ -340,8 +339,6 @@ def _predict(model, x, batch_size) -> np.ndarray:
     TensorFlow the first), so ``x`` is padded with copies of its last image to
     a multiple of the replica count, and the batch size rounded to one.
     """
-    from keras_cnnlab.distribute import replica_count
-
     replicas = replica_count(model)
     if replicas > 1 and len(x):
         batch_size = max(batch_size // replicas, 1) * replicas

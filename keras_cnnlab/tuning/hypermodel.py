@@ -347,12 +347,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             raise keras_tuner.errors.FatalValueError(str(error)) from None
         same_batch = "batch_size" in kwargs or len(self.search_space.spec("batch_size").candidates()) <= 1
         self._pass_batch_size(hp, kwargs.get("x", args[0] if args else None), kwargs)
-        try:
-            check_trial_batches(model, args, kwargs)
-        except ValueError as error:  # the same in every trial: stop the search at once
-            if same_batch or getattr(error, "every_batch_size", False):
-                raise keras_tuner.errors.FatalValueError(str(error)) from None
-            raise
+        check_trial_batches(model, args, kwargs, same_batch=same_batch)
         callbacks = trial_callbacks(
             report=self.report, gap_monitor=self.gap_monitor, gap_penalty=self.gap_penalty,
             batch_size=kwargs.get("batch_size"),

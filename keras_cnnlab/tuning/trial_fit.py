@@ -10,6 +10,7 @@ import math
 import numbers
 
 import keras
+import keras_tuner
 
 from keras_cnnlab import _internals
 from keras_cnnlab.tuning.objectives import GapPenalizedAccuracy
@@ -55,14 +56,16 @@ def fit_search(callbacks):
     return tuner, trial
 
 
-def check_trial_batches(model, args, kwargs) -> None:
+def check_trial_batches(model, args, kwargs, *, same_batch: bool) -> None:
     """Check that the trial's batches split over the replicas of its strategy or distribution.
 
     ``args`` and ``kwargs`` are those of the trial's ``model.fit``; Keras's default
     batch size (32) counts when none is given. A ``ValueError`` names
-    ``batch_size`` and the replica count (:func:`keras_cnnlab.distribute.check_fit_batches`);
-    its ``every_batch_size`` attribute is ``True`` when no batch size would split
-    (under JAX, a number of examples that is not a multiple of the replicas).
+    ``batch_size`` and the replica count (:func:`keras_cnnlab.distribute.check_fit_batches`).
+    It is KerasTuner's ``FatalValueError``, which stops the search at once, when
+    every trial would fail alike: ``same_batch`` (one batch size for every trial)
+    or no batch size splits (under JAX, a number of examples that is not a
+    multiple of the replicas).
     """
     from keras_cnnlab.distribute import check_fit_batches, replica_count
 
@@ -70,6 +73,7 @@ def check_trial_batches(model, args, kwargs) -> None:
     batch_size = kwargs.get("batch_size") or 32
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
         return  # fit itself names a batch size that is not a whole number
+
     def check(size):
         check_fit_batches(
             model, size, x, validation_data=kwargs.get("validation_data"),
@@ -80,10 +84,14 @@ def check_trial_batches(model, args, kwargs) -> None:
     try:
         check(int(batch_size))
     except ValueError as error:
-        try:  # a batch of exactly one image per replica is the smallest that splits
-            check(replica_count(model))
-        except ValueError:
-            error.every_batch_size = True  # the data, not the batch size, is at fault
+        every_trial = same_batch
+        if not every_trial:
+            try:  # a batch of exactly one image per replica is the smallest that splits
+                check(replica_count(model))
+            except ValueError:
+                every_trial = True  # the data, not the batch size, is at fault
+        if every_trial:
+            raise keras_tuner.errors.FatalValueError(str(error)) from None
         raise
 
 
